@@ -1,0 +1,3 @@
+"""reviewer: find TV intros and song hooks, review them, collect labels."""
+
+__version__ = "0.1.0"
