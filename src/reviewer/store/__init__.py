@@ -1,0 +1,100 @@
+"""The store: SQLModel tables and keyword-only store functions.
+
+This package is the only place in reviewer that runs queries. Every store
+function takes ``session`` first and only keyword arguments::
+
+    from reviewer.store import get_engine, session_scope, upsert_item
+
+    engine = get_engine()                      # one per process, tables created
+    with session_scope(engine) as session:     # commit on success, rollback on error
+        item = upsert_item(session=session, key="a.mp3", path="a.mp3", kind="song")
+
+Modules: ``tables`` (every table), ``engine`` (engines, sessions),
+``items``, ``runs`` (runs, processing records, packages, artifacts),
+``labels``, ``models`` (model versions, predictions).
+"""
+
+from reviewer.store.engine import get_engine, init_db, is_memory_sqlite, make_engine, session_scope
+from reviewer.store.items import (
+    assign_splits,
+    delete_item,
+    get_item,
+    get_item_by_key,
+    item_ids,
+    item_key_from_path,
+    items_by_key,
+    list_items,
+    series_summary,
+    set_item_status,
+    status_counts,
+    upsert_item,
+    validate_key,
+)
+from reviewer.store.labels import (
+    add_label,
+    current_labels,
+    get_label,
+    import_truth_labels,
+    label_history,
+    superseded_by,
+)
+from reviewer.store.models import (
+    activate_model_version,
+    active_model_version,
+    add_model_version,
+    add_prediction,
+    get_model_version,
+    list_model_versions,
+    predictions_for,
+)
+from reviewer.store.runs import (
+    add_artifact,
+    add_package_record,
+    done_item_ids,
+    failures,
+    finish_run,
+    get_run,
+    latest_artifact,
+    latest_package,
+    latest_records,
+    list_runs,
+    record_processing,
+    run_records,
+    start_run,
+)
+from reviewer.store.tables import (
+    ITEM_KINDS,
+    ITEM_STATUSES,
+    LABEL_KINDS,
+    LABEL_SOURCES,
+    LABEL_STATUSES,
+    RECORD_STATUSES,
+    RUN_STATUSES,
+    SPLITS,
+    Artifact,
+    Label,
+    MediaItem,
+    ModelVersion,
+    PackageRecord,
+    PipelineRun,
+    Prediction,
+    ProcessingRecord,
+    utcnow,
+)
+
+__all__ = [
+    "ITEM_KINDS", "ITEM_STATUSES", "LABEL_KINDS", "LABEL_SOURCES", "LABEL_STATUSES", "RECORD_STATUSES",
+    "RUN_STATUSES", "SPLITS",
+    "Artifact", "Label", "MediaItem", "ModelVersion", "PackageRecord", "PipelineRun", "Prediction",
+    "ProcessingRecord", "utcnow",
+    "get_engine", "init_db", "is_memory_sqlite", "make_engine", "session_scope",
+    "assign_splits", "delete_item", "get_item", "get_item_by_key", "item_ids", "item_key_from_path",
+    "items_by_key", "list_items", "series_summary", "set_item_status", "status_counts", "upsert_item",
+    "validate_key",
+    "add_label", "current_labels", "get_label", "import_truth_labels", "label_history", "superseded_by",
+    "activate_model_version", "active_model_version", "add_model_version", "add_prediction",
+    "get_model_version", "list_model_versions", "predictions_for",
+    "add_artifact", "add_package_record", "done_item_ids", "failures", "finish_run", "get_run",
+    "latest_artifact", "latest_package", "latest_records", "list_runs", "record_processing", "run_records",
+    "start_run",
+]
