@@ -105,3 +105,41 @@ def validate_interval(start: float, end: float, *, duration: float | None = None
             f"{what}: end {e:.3f} s is past the item's duration {float(duration):.3f} s (did you pass milliseconds?)"
         )
     return s, e
+
+
+def slice_bounds(times: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`slice_times` for many half-open intervals at once.
+
+    Parameters
+    ----------
+    times : np.ndarray [shape=(n,)]
+        Sorted ascending timestamps in seconds.
+    starts, ends : np.ndarray [shape=(m,)]
+        Interval bounds in seconds.
+
+    Returns
+    -------
+    lo, hi : np.ndarray [shape=(m,), int64]
+        ``times[lo[i]:hi[i]]`` are the times inside ``[starts[i], ends[i])``;
+        ``hi >= lo`` always (an empty slice has ``hi == lo``).
+    """
+    times = np.asarray(times, dtype=np.float64)
+    lo = np.searchsorted(times, np.asarray(starts, dtype=np.float64), side="left").astype(np.int64)
+    hi = np.searchsorted(times, np.asarray(ends, dtype=np.float64), side="left").astype(np.int64)
+    return lo, np.maximum(lo, hi)
+
+
+def n_windows(duration: float, *, win: float, hop: float, tol: float = 1e-6) -> int:
+    """Number of full windows of ``win`` s starting every ``hop`` s inside ``duration``.
+
+    The seed-000 grid: starts ``0, hop, 2 hop, ...`` up to ``duration - win``
+    (with tolerance ``tol``), i.e. ``floor((duration - win) / hop + tol) + 1``;
+    a duration shorter than one window gives one (short) window.
+    """
+    if not (math.isfinite(duration) and duration > 0):
+        raise ValidationError(f"duration must be a positive finite number of seconds, got {duration!r}")
+    if not (math.isfinite(win) and win > 0 and math.isfinite(hop) and hop > 0):
+        raise ValidationError(f"window and hop must be positive seconds, got win={win!r}, hop={hop!r}")
+    if duration < win:
+        return 1
+    return int(math.floor((duration - win) / hop + tol / hop)) + 1
