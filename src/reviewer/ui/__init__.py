@@ -1,0 +1,1 @@
+"""Streamlit UI helpers: the only package besides pages/ and app.py that imports streamlit."""
