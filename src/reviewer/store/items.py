@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import PurePath
 from typing import Any
 
@@ -41,11 +41,14 @@ __all__ = [
     "get_item_by_key",
     "item_ids",
     "item_key_from_path",
+    "items_by_id",
     "items_by_key",
+    "iter_items",
     "list_items",
     "series_summary",
     "set_item_status",
     "status_counts",
+    "update_item_extra",
     "upsert_item",
     "validate_key",
 ]
@@ -161,7 +164,9 @@ def upsert_item(
 ) -> MediaItem:
     """Create the item ``key`` or update its metadata (idempotent by key).
 
-    Arguments left as ``None`` keep the stored value. ``version`` and
+    Arguments left as ``None`` keep the stored value; ``extra`` is merged
+    into the stored dict (its keys win), so ingesting again does not drop
+    what other steps added to ``extra``. ``version`` and
     ``updated_at`` change only when some value actually changed, so running
     the same ingest twice changes nothing.
 
@@ -187,6 +192,8 @@ def upsert_item(
         if name in given:
             given[name] = float(given[name])
     item = session.exec(select(MediaItem).where(MediaItem.key == key)).first()
+    if item is not None and "extra" in given:
+        given["extra"] = {**(item.extra or {}), **given["extra"]}
     if item is None:
         item = MediaItem(key=key, **given)
         session.add(item)
@@ -230,6 +237,54 @@ def get_item_by_key(*, session: Session, key: str) -> MediaItem:
     item = session.exec(select(MediaItem).where(MediaItem.key == key)).first()
     if item is None:
         raise NotFoundError(f"no media item with key {key!r}")
+    return item
+
+
+def items_by_id(*, session: Session, item_ids: Iterable[int]) -> dict[int, MediaItem]:
+    """The items among ``item_ids`` that exist, as ``{id: item}`` in ascending id order."""
+    ids = sorted(set(int(i) for i in item_ids))
+    out: dict[int, MediaItem] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        for item in session.exec(select(MediaItem).where(col(MediaItem.id).in_(chunk)).order_by(MediaItem.id)):
+            out[item.id] = item
+    return out
+
+
+def iter_items(
+    *, session: Session, kind: str | None = None, status: str | None = None, split: str | None = None,
+    batch_size: int = 1000,
+) -> Iterator[MediaItem]:
+    """Every item matching the filters, in id order, fetched ``batch_size`` rows at a time."""
+    where = _filters(kind, None, status, split, None)
+    last = 0
+    while True:
+        rows = session.exec(
+            select(MediaItem).where(*where, col(MediaItem.id) > last).order_by(MediaItem.id).limit(batch_size)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+
+
+def update_item_extra(*, session: Session, item_id: int, extra: Mapping[str, Any]) -> MediaItem:
+    """Merge ``extra`` into an item's ``extra`` dict (given keys win; a None value is stored as null).
+
+    Raises
+    ------
+    NotFoundError, ValidationError
+    """
+    if not isinstance(extra, Mapping):
+        raise ValidationError(f"extra must be a mapping; got {type(extra).__name__}")
+    item = get_item(session=session, item_id=item_id)
+    merged = {**(item.extra or {}), **dict(extra)}
+    if merged != (item.extra or {}):
+        item.extra = merged
+        item.version += 1
+        item.updated_at = utcnow()
+        session.add(item)
+        session.flush()
     return item
 
 

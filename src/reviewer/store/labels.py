@@ -26,7 +26,15 @@ from reviewer.store.checks import check_choice
 from reviewer.store.items import get_item, items_by_key
 from reviewer.store.tables import LABEL_KINDS, LABEL_SOURCES, LABEL_STATUSES, Label
 
-__all__ = ["add_label", "current_labels", "get_label", "import_truth_labels", "label_history", "superseded_by"]
+__all__ = [
+    "add_label",
+    "current_labels",
+    "get_label",
+    "import_truth_labels",
+    "label_history",
+    "replace_truth_labels",
+    "superseded_by",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -268,3 +276,63 @@ def import_truth_labels(
         added += 1
     logger.info("imported %d %s label(s) for %d item(s)", added, source, len(labels))
     return added
+
+
+def _same(label: Label, s: float, e: float) -> bool:
+    return abs(label.start - s) < 1e-6 and abs(label.end - e) < 1e-6
+
+
+def replace_truth_labels(
+    *,
+    session: Session,
+    item_id: int,
+    kind: str,
+    intervals: Iterable[tuple[float, float]],
+    source: str = "truth",
+    author: str | None = "ground-truth",
+) -> int:
+    """Make ``intervals`` the current ``source`` labels of one kind of one item.
+
+    Nothing is overwritten: a current label whose interval is no longer listed
+    is superseded by a ``"rejected"`` row, a listed interval that is missing
+    is added, and one already present is left alone (so calling it twice
+    changes nothing). Labels from other sources are untouched.
+
+    Parameters
+    ----------
+    intervals : iterable of (start, end)
+        Seconds; every one is validated against the item's duration first.
+
+    Returns
+    -------
+    int
+        Labels added (new intervals plus rejections).
+
+    Raises
+    ------
+    ValidationError, NotFoundError
+    """
+    check_choice(kind, LABEL_KINDS, what="label kind")
+    check_choice(source, LABEL_SOURCES, what="label source")
+    item = get_item(session=session, item_id=item_id)
+    wanted: list[tuple[float, float]] = []
+    for pair in intervals:
+        try:
+            start, end = pair
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"{kind} interval of item {item.key!r} must be (start, end); got {pair!r}") from exc
+        wanted.append(validate_interval(start, end, duration=item.duration, what=f"{kind} label of {item.key!r}"))
+    heads = current_labels(session=session, item_id=item_id, kind=kind, source=source)
+    written = 0
+    for head in heads:
+        if not any(_same(head, s, e) for s, e in wanted):
+            add_label(session=session, item_id=item_id, kind=kind, start=head.start, end=head.end, source=source,
+                      author=author, status="rejected", note="replaced by a new import",
+                      supersedes_id=head.id, expected_version=head.version)
+            written += 1
+    for s, e in wanted:
+        if not any(_same(head, s, e) for head in heads):
+            heads.append(add_label(session=session, item_id=item_id, kind=kind, start=s, end=e, source=source,
+                                   author=author))
+            written += 1
+    return written

@@ -89,13 +89,27 @@ def get_run(*, session: Session, run_id: int) -> PipelineRun:
     return run
 
 
-def finish_run(*, session: Session, run_id: int, status: str = "done", note: str | None = None) -> PipelineRun:
-    """Close a run: set its final status and finish time and recount its records.
+def finish_run(
+    *,
+    session: Session,
+    run_id: int,
+    status: str = "done",
+    note: str | None = None,
+    n_ok: int | None = None,
+    n_failed: int | None = None,
+    n_skipped: int | None = None,
+) -> PipelineRun:
+    """Close a run: set its final status and finish time and its counts.
 
     Parameters
     ----------
     status : str
         ``"done"``, ``"failed"`` or ``"interrupted"``.
+    note : str, optional
+        Replaces the run's note.
+    n_ok, n_failed, n_skipped : int, optional
+        Counts to store; each one left as None is recounted from the run's
+        processing records.
     """
     check_choice(status, [s for s in RUN_STATUSES if s != "running"], what="final run status")
     run = get_run(session=session, run_id=run_id)
@@ -108,7 +122,13 @@ def finish_run(*, session: Session, run_id: int, status: str = "done", note: str
         ).all()
     )
     session.refresh(run)
-    run.n_ok, run.n_failed, run.n_skipped = (int(counts.get(s, 0)) for s in ("ok", "failed", "skipped"))
+    given = {"ok": n_ok, "failed": n_failed, "skipped": n_skipped}
+    for name, value in given.items():
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise ValidationError(f"n_{name} must be an integer >= 0; got {value!r}")
+    run.n_ok, run.n_failed, run.n_skipped = (
+        int(counts.get(k, 0)) if given[k] is None else given[k] for k in ("ok", "failed", "skipped")
+    )
     run.status = status
     run.finished_at = utcnow()
     if note is not None:
