@@ -301,7 +301,8 @@ def aggregate(
         raise ValidationError(f"segments must be a Segments record, got {type(segments).__name__}")
     dims = dict(embedding_dims or {})
     n = len(segments)
-    emb = list(DEFAULT_EMBEDDINGS) + [t for t in EMBEDDING_TRACKS if t not in DEFAULT_EMBEDDINGS and (t in tracks or t in dims)]
+    extra = [t for t in EMBEDDING_TRACKS if t not in DEFAULT_EMBEDDINGS and (t in tracks or t in dims)]
+    emb = list(DEFAULT_EMBEDDINGS) + extra
     for name in tracks:
         if name not in GROUPS and name not in EMBEDDING_TRACKS and name not in UNUSED_TRACKS:
             log.debug("aggregate: track %r feeds no column; ignored", name)

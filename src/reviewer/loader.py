@@ -93,6 +93,7 @@ class PackageDataset(Dataset):
 
     def __init__(self, source: str | Path | Sequence[str | Path]) -> None:
         self.index = _PackageIndex(source)
+        log.debug("package dataset over %s: %d items", source, len(self.index.entries))
 
     def __len__(self) -> int:
         return len(self.index.entries)

@@ -64,7 +64,9 @@ def _check(features: np.ndarray, mask: np.ndarray, meta: Mapping[str, Any], wher
         raise PackageError(f"{where}: meta.json lacks {lacking}")
     L, D = int(meta["max_seq_len"]), int(meta["feature_dim"])
     if features.ndim != 2 or features.shape != (L, D):
-        raise PackageError(f"{where}: features shape {features.shape} does not match meta (max_seq_len={L}, feature_dim={D})")
+        raise PackageError(
+            f"{where}: features shape {features.shape} does not match meta (max_seq_len={L}, feature_dim={D})"
+        )
     if mask.shape != (L,):
         raise PackageError(f"{where}: mask shape {mask.shape} does not match meta max_seq_len={L}")
     if len(meta["feature_names"]) != D:
@@ -230,10 +232,15 @@ def write_package(pkg: Package, out_dir: str | Path) -> dict[str, Path]:
     """Write ``<id>_features.npy``, ``<id>_mask.npy``, ``<id>_meta.json`` atomically (meta last)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"features": out / pkg.meta["feature_file"], "mask": out / pkg.meta["mask_file"], "meta": out / f"{pkg.item_id}_meta.json"}
+    paths = {
+        "features": out / pkg.meta["feature_file"],
+        "mask": out / pkg.meta["mask_file"],
+        "meta": out / f"{pkg.item_id}_meta.json",
+    }
     _atomic_write(paths["features"], _npy_bytes(pkg.features))
     _atomic_write(paths["mask"], _npy_bytes(pkg.mask))
     _atomic_write(paths["meta"], json.dumps(pkg.meta, indent=1).encode("utf-8"))
+    log.debug("wrote package %s to %s", pkg.item_id, out)
     return paths
 
 

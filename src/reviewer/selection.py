@@ -197,7 +197,9 @@ def select_segments(
     if strategy not in STRATEGIES:
         raise ValidationError(f"unknown selection strategy {strategy!r}; expected one of {STRATEGIES}")
     if rng is not None and not isinstance(rng, np.random.Generator):
-        raise ValidationError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+        raise ValidationError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {type(rng).__name__}"
+        )
     n, m = len(table), config.max_seq_len
     parts = importance_parts(table, config.importance_weights)
     importance = np.sum(list(parts.values()), axis=0) if parts else np.zeros(n)

@@ -247,8 +247,10 @@ def apply_transforms(table: SegmentTable, fitted: FittedTransforms) -> tuple[np.
         warnings.simplefilter("ignore", RuntimeWarning)
         scaled = fitted.scaler.transform(x) if len(table) else x
     scaled = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
-    flags = np.column_stack([_group_missing(table, g) for g in fitted.flag_groups]) if fitted.flag_groups else np.zeros((len(table), 0))
-    out = np.concatenate([scaled, flags.astype(np.float64)], axis=1).astype(np.float32)
+    flags = np.zeros((len(table), len(fitted.flag_groups)))
+    for j, g in enumerate(fitted.flag_groups):
+        flags[:, j] = _group_missing(table, g)
+    out = np.concatenate([scaled, flags], axis=1).astype(np.float32)
     return out, fitted.columns_out
 
 
