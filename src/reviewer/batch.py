@@ -143,13 +143,15 @@ def run_extract_batch(
         with store.session_scope(engine) as s:
             store.record_processing(
                 session=s, run_id=run_id, item_id=res.item_id, stage="extract", config_digest=cdigest,
-                status="ok" if res.ok else "failed", error=res.error, timings={**res.timings, "missing": res.missing} if res.missing else res.timings,
+                status="ok" if res.ok else "failed", error=res.error, timings=res.timings,
                 wall_seconds=res.wall_seconds, audio_seconds=res.duration, started_at=res.started_at,
                 finished_at=res.finished_at,
             )
             if res.ok:
                 store.set_item_status(session=s, item_id=res.item_id, status="extracted", duration=res.duration,
                                       source_duration=res.source_duration, content_hash=res.content_hash)
+                # which feature groups are missing and why: shown by the debugger, never invented
+                store.update_item_extra(session=s, item_id=res.item_id, extra={"missing_features": res.missing})
             else:
                 store.set_item_status(session=s, item_id=res.item_id, status="failed")
         if res.ok:

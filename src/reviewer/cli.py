@@ -126,7 +126,7 @@ def cmd_status(args, settings: Settings) -> int:
     print("items:")
     for row in st["summary"]:
         print(f"  {row['kind']:<8} {str(row.get('series') or '-'):<28} " +
-              " ".join(f"{k}={v}" for k, v in sorted(row["status"].items())))
+              " ".join(f"{k}={v}" for k, v in sorted(row["by_status"].items())))
     print("recent runs:")
     for r in st["runs"]:
         print(f"  #{r['id']} {r['stage']:<8} {r['status']:<11} ok={r['n_ok']} failed={r['n_failed']} "

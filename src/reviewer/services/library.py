@@ -184,7 +184,7 @@ def library_page(
     facets = {
         "kind": sorted({r["kind"] for r in summary}),
         "series": sorted({r["series"] for r in summary if r.get("series")}),
-        "status": sorted({k for r in summary for k in r["status"]}),
+        "status": sorted({k for r in summary for k in r["by_status"]}),
     }
     pages = max(1, -(-total // page_size))
     return {"rows": out_rows, "total": total, "page": min(page, pages), "pages": pages, "facets": facets, "counts": counts}
