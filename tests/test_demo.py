@@ -104,7 +104,8 @@ def test_labels_inside_decoded_duration(quick_lib):
 def _best_lag(needle: np.ndarray, hay: np.ndarray) -> tuple[int, float]:
     """Offset of ``needle`` in ``hay`` by normalised cross-correlation, and the peak value."""
     num = signal.correlate(hay, needle, mode="valid", method="fft")
-    energy = np.convolve(hay.astype(np.float64) ** 2, np.ones(needle.size), mode="valid")
+    c = np.concatenate([[0.0], np.cumsum(hay.astype(np.float64) ** 2)])
+    energy = c[needle.size :] - c[: c.size - needle.size]
     ncc = num / (np.sqrt(np.maximum(energy, 1e-12)) * np.linalg.norm(needle))
     i = int(np.argmax(ncc))
     return i, float(ncc[i])

@@ -31,10 +31,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from reviewer.demo.music import require_tool, sha256_file, soundfont_path
-from reviewer.demo.series import SeriesSpec, make_episode, make_series_assets, plan_series
-from reviewer.demo.songs import SongSpec, make_song, plan_songs
+from typing import TYPE_CHECKING
+
 from reviewer.errors import ConfigError
+
+if TYPE_CHECKING:  # the renderers (scipy, pretty_midi) load lazily: importing build_demo stays cheap
+    from reviewer.demo.series import SeriesSpec
+    from reviewer.demo.songs import SongSpec
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,14 @@ def _digest(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode("utf-8")).hexdigest()
 
 
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _dump(path: Path, obj: object) -> None:
     tmp = path.with_suffix(path.suffix + ".part")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -125,6 +136,8 @@ def _assets_job(spec: SeriesSpec, seed: int, sr: int, out_dir: str, quick: bool,
     hit = _cached(out, key, digest, outputs)
     if hit is not None:
         return hit
+    from reviewer.demo.series import make_series_assets
+
     t0 = time.perf_counter()
     truth = make_series_assets(spec, seed=seed, sr=sr, out_dir=out, quick=quick)
     _store(out, key, digest, outputs, truth)
@@ -139,6 +152,8 @@ def _episode_job(spec: SeriesSpec, e: int, seed: int, sr: int, out_dir: str, ass
     hit = _cached(out, key, digest, [rel])
     if hit is not None:
         return hit
+    from reviewer.demo.series import make_episode
+
     t0 = time.perf_counter()
     truth = make_episode(spec, e, seed=seed, sr=sr, out_dir=out, assets=assets, quick=quick)
     _store(out, key, digest, [rel], truth)
@@ -152,6 +167,8 @@ def _song_job(spec: SongSpec, seed: int, sr: int, out_dir: str, quick: bool, dig
     hit = _cached(out, key, digest, [spec.rel_path])
     if hit is not None:
         return hit
+    from reviewer.demo.songs import make_song
+
     t0 = time.perf_counter()
     truth = make_song(spec, seed=seed, sr=sr, out_path=out / spec.rel_path, quick=quick)
     _store(out, key, digest, [spec.rel_path], truth)
@@ -163,6 +180,8 @@ def _song_job(spec: SongSpec, seed: int, sr: int, out_dir: str, quick: bool, dig
 
 
 def _check_tools() -> None:
+    from reviewer.demo.music import require_tool, soundfont_path
+
     for tool in ("fluidsynth", "espeak-ng", "ffmpeg"):
         require_tool(tool)
     soundfont_path()
@@ -226,6 +245,9 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
             log.info("demo library in %s is up to date (digest %s): reused", out, digest[:12])
             return DemoManifest.from_dict(old, out_dir=str(out), reused=True)
     _check_tools()
+    from reviewer.demo.series import plan_series
+    from reviewer.demo.songs import plan_songs
+
     t0 = time.perf_counter()
     series = plan_series(seed, n_series, episodes_per_series)
     songs = plan_songs(seed, n_songs, quick=quick)
@@ -293,6 +315,6 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
     man = DemoManifest(out_dir=str(out), params=params, params_digest=digest, version=GENERATOR_VERSION,
                        counts=counts, files=files, build_seconds=round(time.perf_counter() - t0, 2),
                        truth_files=truth_files)
-    _dump(man_path, {"generator": "reviewer.demo", **man.to_dict()})
+    _dump(man_path, {"generator": "reviewer.demo", "seed": int(seed), **man.to_dict()})
     log.info("demo library built in %.1f s: %s", man.build_seconds, counts)
     return man

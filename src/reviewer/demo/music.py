@@ -544,14 +544,6 @@ def write_audio(path: Path, y: np.ndarray, *, sr: int) -> None:
     tmp_out.replace(path)
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------- ambience
 
 

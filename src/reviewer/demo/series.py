@@ -232,7 +232,9 @@ def _jingle(rng: np.random.Generator, *, label: str, bars: int, lead: int, chord
 def make_series_assets(spec: SeriesSpec, *, seed: int, sr: int, out_dir: Path, quick: bool = False) -> dict:
     """Render theme, cue, credits, recap sting and channel ident; write them as FLAC; return their truth."""
     rng = rng_for(seed, "series", spec.index, "theme")
-    st = THEME_STYLES[int(rng_for(seed, "series", spec.index, "style").integers(len(THEME_STYLES)))]
+    # a permutation per seed: the series of one library get different theme styles
+    order = rng_for(seed, "theme-styles").permutation(len(THEME_STYLES))
+    st = THEME_STYLES[int(order[spec.index % len(THEME_STYLES)])]
     root = int(rng.integers(55, 65))
     plan, tempo = _theme_plan(rng, st, quick=quick)
     style = Style("theme", mode=st["mode"], root=root, lead=st["lead"], chords=st["chords"], bass=st["bass"],
@@ -405,7 +407,7 @@ def make_episode(spec: SeriesSpec, e: int, *, seed: int, sr: int, out_dir: Path,
         _scene(tl, spec, rng, seconds=cold_len, sr=sr, kind="cold_open")
         if rng.random() < 0.3:
             tl.put(A["cue"], "cue")
-        tl.gap(float(rng.uniform(0.2, 1.5)))
+        tl.gap(0.0 if rng.random() < 0.3 else float(rng.uniform(0.2, 1.5)))
     intro = None
     variation = None
     if has_intro:
@@ -434,6 +436,8 @@ def make_episode(spec: SeriesSpec, e: int, *, seed: int, sr: int, out_dir: Path,
     tl.put(A["credits"], "credits")
     tl.gap(0.5)
     audio = tl.audio()
+    # a faint room-tone floor everywhere: no digital silence that would give boundaries away
+    audio += ambience("room", audio.size, sr=sr, rng=rng_for(seed, "series", spec.index, "floor", e)) * db(-10.0)
     peak = float(np.max(np.abs(audio)))
     if peak > 0.95:
         audio *= 0.95 / peak

@@ -109,7 +109,7 @@ def plan_songs(seed: int, n_songs: int, *, quick: bool = False) -> list[SongSpec
     n_artists = max(2, int(np.ceil(n_songs * 0.7)))
     artists = ["The_" + a if i % 3 == 0 else a for i, a in enumerate(_names(rng, ARTIST_A, ARTIST_B, n_artists))]
     titles = _names(rng, TITLE_A, TITLE_B, n_songs)
-    n_test = max(1, int(round(n_artists * 0.25)))
+    n_test = max(1, int(np.ceil(n_artists * 0.25)))
     specs = []
     for j in range(n_songs):
         genre = order[j % len(order)]
