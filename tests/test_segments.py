@@ -145,3 +145,10 @@ def test_frames_fall_into_segments(sr, duration):
     for a, b in zip(lo, hi):
         covered[a : min(b, inside.size)] = True
     assert covered.all()
+
+
+def test_regression_time_to_samples_float_rounding():
+    # samples_to_time(33403109, sr=8000) * 8000 is 33403108.99999... in binary floating point
+    from reviewer.frames import samples_to_time, time_to_samples
+
+    assert time_to_samples(samples_to_time(33403109, sr=8000), sr=8000) == 33403109

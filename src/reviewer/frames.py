@@ -26,8 +26,8 @@ def time_to_samples(t: float | np.ndarray, *, sr: float) -> int | np.ndarray:
     """Seconds → sample index (floor). Negative times are clipped to 0."""
     _check_sr(sr)
     if np.isscalar(t):
-        return max(0, int(math.floor(float(t) * sr + 1e-9)))
-    return np.maximum(0, np.floor(np.asarray(t, dtype=np.float64) * sr + 1e-9).astype(np.int64))
+        return max(0, int(math.floor(float(t) * sr + 1e-6)))
+    return np.maximum(0, np.floor(np.asarray(t, dtype=np.float64) * sr + 1e-6).astype(np.int64))
 
 
 def samples_to_time(n: int | np.ndarray, *, sr: float) -> float | np.ndarray:
