@@ -174,3 +174,25 @@ def test_clap_loads_local_tiny_model(tmp_path):
     np.testing.assert_allclose(tr.times, [1.5, 3.0, 4.5])
     assert tr.values.shape == (3, 8)
     np.testing.assert_allclose(np.linalg.norm(tr.values, axis=1), 1.0, rtol=1e-4)
+
+
+def test_emotion_loads_local_tiny_classifier(tmp_path, tiny_wav2vec):
+    torch = pytest.importorskip("torch")
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2ForSequenceClassification
+
+    torch.manual_seed(0)
+    cfg = Wav2Vec2Config.from_pretrained(tiny_wav2vec)
+    cfg.num_labels = 3
+    cfg.id2label = {0: "happy", 1: "sad", 2: "angry"}
+    cfg.label2id = {v: k for k, v in cfg.id2label.items()}
+    cfg.classifier_proj_size = 8
+    path = tmp_path / "tiny_emotion"
+    Wav2Vec2ForSequenceClassification(cfg).save_pretrained(path)
+    Wav2Vec2FeatureExtractor(sampling_rate=SR).save_pretrained(path)
+    tr = _run(_audio(4.5), _settings(tmp_path, emotion_path=path), ["emotion"]).tracks["emotion"]
+    assert not tr.is_missing, tr.missing
+    np.testing.assert_allclose(tr.times, [1.5, 3.0])
+    assert tr.values.shape == (2, 3)
+    assert np.isnan(tr.values[:, :2]).all()  # a categorical model has no valence/arousal: never invented
+    assert ((tr.values[:, 2] >= 1 / 3) & (tr.values[:, 2] <= 1)).all()
+    assert tr.labels == ("valence", "arousal", "dominant_confidence")

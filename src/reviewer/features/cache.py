@@ -82,6 +82,11 @@ class FeatureCache:
 
     root: Path
 
+    @classmethod
+    def from_settings(cls, settings) -> "FeatureCache":
+        """The project's feature cache: ``settings.cache_dir / "features"``."""
+        return cls(Path(settings.cache_dir) / "features")
+
     def path_for(self, content_hash: str, extractor: str, key: str) -> Path:
         return Path(self.root) / content_hash[:2] / content_hash / f"{extractor}-{key}.npz"
 

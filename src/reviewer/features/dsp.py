@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
 from reviewer.features.base import FrameFeatures, register
@@ -392,8 +393,6 @@ def extract_tempo(audio, *, ctx: AnalysisContext, config: TempoConfig, settings=
     first = (-ctx.start_frame) % config.stride
     eval_idx = np.arange(first, n, config.stride)
     padded = np.pad(env, (half, win - half))
-    from numpy.lib.stride_tricks import sliding_window_view
-
     segs = sliding_window_view(padded, win)[eval_idx] * np.hanning(win).astype(np.float32)
     nfft = 1 << int(np.ceil(np.log2(2 * win)))
     acf = _autocorrelate_rows(segs, nfft=nfft, max_lag=win - 1)
