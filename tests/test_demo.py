@@ -111,18 +111,19 @@ def _best_lag(needle: np.ndarray, hay: np.ndarray) -> tuple[int, float]:
     return i, float(ncc[i])
 
 
-def test_intro_label_matches_theme_position(quick_lib):
-    truth = _json(quick_lib / "episodes_truth.json")
+def _check_intros(lib: Path) -> int:
+    """Find the rendered theme (at the recorded speed) near each labelled start: within 0.1 s."""
+    truth = _json(lib / "episodes_truth.json")
     checked = 0
     for rel, t in truth.items():
         if t["intro"] is None:
             continue
-        theme = load_audio(quick_lib / t["theme_asset"], sr=SR).y
+        theme = load_audio(lib / t["theme_asset"], sr=SR).y
         var = t["intro_variation"]
         theme = change_speed(theme, var["speed"])
         a = int(max(1.0, var["fade_in"] + 0.2) * SR)
         needle = theme[a : a + 4 * SR]
-        ep = load_audio(quick_lib / rel, sr=SR).y
+        ep = load_audio(lib / rel, sr=SR).y
         lo = max(0, int((t["intro"]["start"] - 1.5) * SR) + a)
         hay = ep[lo : lo + needle.size + 3 * SR]
         lag, peak = _best_lag(needle, hay)
@@ -130,7 +131,11 @@ def test_intro_label_matches_theme_position(quick_lib):
         assert found == pytest.approx(t["intro"]["start"], abs=0.1), (rel, found, t["intro"], var)
         assert peak > 0.5, (rel, peak, var)
         checked += 1
-    assert checked >= 4
+    return checked
+
+
+def test_intro_label_matches_theme_position(quick_lib):
+    assert _check_intros(quick_lib) >= 4
 
 
 def test_no_intro_episode_has_no_theme(quick_lib):
@@ -142,9 +147,26 @@ def test_no_intro_episode_has_no_theme(quick_lib):
     assert peak < 0.5
 
 
-def test_song_truth_and_chorus_similarity(quick_lib):
+def _chorus_vs_verse(path: Path, s: dict) -> tuple[float, float]:
+    """Frame-aligned chroma similarity: first two choruses, and the best chorus-vs-verse pair."""
     import librosa
 
+    ch = [x for x in s["sections"] if x["label"] == "chorus"]
+    verses = [x for x in s["sections"] if x["label"] == "verse"]
+    y = load_audio(path, sr=SR).y
+    hop = 2048
+    C = librosa.feature.chroma_stft(y=y, sr=SR, hop_length=hop)
+    C = C / (np.linalg.norm(C, axis=0, keepdims=True) + 1e-9)
+    n = int(min(x["end"] - x["start"] for x in ch + verses) * SR / hop) - 1
+
+    def sim(a: dict, b: dict) -> float:
+        fa, fb = int(a["start"] * SR / hop), int(b["start"] * SR / hop)
+        return float(np.mean(np.sum(C[:, fa : fa + n] * C[:, fb : fb + n], axis=0)))
+
+    return sim(ch[0], ch[1]), max(sim(c, v) for c in ch[:2] for v in verses)
+
+
+def test_song_truth_and_chorus_similarity(quick_lib):
     songs = _json(quick_lib / "songs_truth.json")
     kinds = {s["kind"] for s in songs.values()}
     assert kinds == {"song", "through-composed", "short"}
@@ -161,20 +183,8 @@ def test_song_truth_and_chorus_similarity(quick_lib):
             i = labels.index("chorus")
             assert s["hook"]["end"] == ch[0]["end"]
             assert s["hook"]["start"] == (s["sections"][i - 1]["start"] if labels[i - 1] == "pre-chorus" else ch[0]["start"])
-            y = load_audio(quick_lib / rel, sr=SR).y
-            hop = 2048
-            C = librosa.feature.chroma_stft(y=y, sr=SR, hop_length=hop)
-            C = C / (np.linalg.norm(C, axis=0, keepdims=True) + 1e-9)
-
-            def seg(x, n):
-                f0 = int(x["start"] * SR / hop)
-                return C[:, f0 : f0 + n]
-
-            n = int(min(x["end"] - x["start"] for x in ch + verses) * SR / hop) - 1
-            sim = lambda a, b: float(np.mean(np.sum(seg(a, n) * seg(b, n), axis=0)))  # noqa: E731
-            same = sim(ch[0], ch[1])
-            cross = max(sim(c, v) for c in ch[:2] for v in verses)
-            assert same > cross + 0.05, (rel, same, cross)
+            same, cross = _chorus_vs_verse(quick_lib / rel, s)
+            assert same > cross + 0.1, (rel, same, cross)
 
 
 def test_deterministic_and_idempotent(quick_lib, tmp_path):
@@ -245,6 +255,11 @@ def test_full_default_build(tmp_path):
             assert s["duration"] < 30.0
         else:
             assert 90.0 <= s["duration"] <= 210.0, (rel, s["duration"])
+    for rel, s in songs.items():
+        if s["kind"] == "song":
+            same, cross = _chorus_vs_verse(tmp_path / "full" / rel, s)
+            assert same > cross + 0.1, (rel, same, cross)
+    assert _check_intros(tmp_path / "full") >= 12
     assert {s["split"] for s in songs.values()} == {"train", "test"}
     by_artist = {}
     for s in songs.values():

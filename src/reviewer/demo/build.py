@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # the renderers (scipy, pretty_midi) load lazily: importing b
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 CACHE_DIR = ".demo_cache"
 
 
@@ -83,6 +83,15 @@ def format_hms(seconds: float) -> str:
     m, rem = divmod(rem, 60_000)
     s, ms = divmod(rem, 1000)
     return f"{h}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def _source_digest() -> str:
+    """SHA-256 of the generator's own source: editing the generator invalidates old libraries."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in ("music.py", "series.py", "songs.py", "build.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
 
 
 def _digest(obj: object) -> str:
@@ -176,6 +185,14 @@ def _song_job(spec: SongSpec, seed: int, sr: int, out_dir: str, quick: bool, dig
     return truth
 
 
+def _readme(params: dict, counts: dict) -> str:
+    """A short description written next to the generated library."""
+    doc = (__doc__ or "").strip()
+    return (f"# reviewer demo library (generator version {GENERATOR_VERSION})\n\n"
+            f"Parameters: `{json.dumps(params, sort_keys=True)}`\n\nCounts: `{json.dumps(counts, sort_keys=True)}`\n\n"
+            f"Every file is generated: rebuild with `reviewer.demo.build_demo(out_dir, seed=...)`.\n\n```\n{doc}\n```\n")
+
+
 # --------------------------------------------------------------------------- the composer
 
 
@@ -234,7 +251,7 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
     out.mkdir(parents=True, exist_ok=True)
     params = {"seed": int(seed), "n_series": n_series, "episodes_per_series": episodes_per_series,
               "n_songs": n_songs, "sample_rate": int(sample_rate), "quick": bool(quick)}
-    digest = _digest({"params": params, "version": GENERATOR_VERSION})
+    digest = _digest({"params": params, "version": GENERATOR_VERSION, "source": _source_digest()})
     man_path = out / "manifest.json"
     if man_path.is_file():
         try:
@@ -315,6 +332,7 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
     man = DemoManifest(out_dir=str(out), params=params, params_digest=digest, version=GENERATOR_VERSION,
                        counts=counts, files=files, build_seconds=round(time.perf_counter() - t0, 2),
                        truth_files=truth_files)
+    (out / "README.md").write_text(_readme(params, counts), encoding="utf-8")
     _dump(man_path, {"generator": "reviewer.demo", "seed": int(seed), **man.to_dict()})
     log.info("demo library built in %.1f s: %s", man.build_seconds, counts)
     return man

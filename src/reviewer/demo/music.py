@@ -532,7 +532,7 @@ def write_audio(path: Path, y: np.ndarray, *, sr: int) -> None:
         if ext == ".ogg":
             args = ["-i", str(src), "-c:a", "libvorbis", "-q:a", "4"] + bitexact + [str(tmp_out)]
         elif ext == ".mp3":
-            args = ["-i", str(src), "-c:a", "libmp3lame", "-b:a", "128k"] + bitexact + [str(tmp_out)]
+            args = ["-i", str(src), "-c:a", "libmp3lame", "-b:a", "128k", "-reservoir", "0"] + bitexact + [str(tmp_out)]
         elif ext == ".mp4":
             dur = y.size / sr
             args = ["-f", "lavfi", "-i", f"color=c=black:s=64x64:r=2:d={dur:.3f}", "-i", str(src),

@@ -420,6 +420,14 @@ def make_episode(spec: SeriesSpec, e: int, *, seed: int, sr: int, out_dir: Path,
             tl.mix(line, at)
             tl.events.append({"kind": "speech", "start": round(at / sr, 3), "end": round((at + line.size) / sr, 3),
                               "voice": v, "over": "intro"})
+        # sometimes the cold open's ambience bleeds into the first seconds of the intro
+        bleed = 0.0
+        if cold_kind != "none" and rng.random() < 0.3:
+            bleed = round(float(rng.uniform(2.0, 6.0)), 2)
+            kind = spec.book["ambience"][int(rng.integers(len(spec.book["ambience"])))]
+            n = min(s1 - s0, int(bleed * sr))
+            tl.mix(fade(ambience(kind, n, sr=sr, rng=rng), sr=sr, fade_out=n / sr) * db(6.0), s0)
+        variation["ambience_bleed"] = bleed
         intro = (s0, s1)
         tl.gap(float(rng.uniform(0.3, 1.5)))
     target = float(rng.uniform(40, 65)) if quick else float(rng.uniform(140, 290))
