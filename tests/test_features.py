@@ -317,3 +317,16 @@ def test_asr_finds_words_in_speech(tmp_path):
     assert (tr.values[:, 0] > tr.times).all()
     assert ((tr.values[:, 1] >= 0) & (tr.values[:, 1] <= 1)).all()
     assert all(isinstance(w, str) and w and "(" not in w for w in tr.labels)
+
+
+def test_zero_length_audio_is_invalid_media():
+    from reviewer.errors import InvalidMediaError
+
+    with pytest.raises(InvalidMediaError, match="zero-length"):
+        run(np.zeros(0, dtype=np.float32), ["rms"])
+
+
+def test_very_short_audio_gives_tracks():
+    res = run(tone(440, 0.05), DEFAULT_DSP_EXTRACTORS)
+    n = 1 + int(0.05 * SR) // HOP
+    assert all(len(t.times) == n for t in res.tracks.values() if t.kind == "frames")

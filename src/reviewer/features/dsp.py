@@ -566,8 +566,8 @@ def _hum_scores(y1k: np.ndarray, *, sr: int, n_fft: int, hop: int, config: Quali
     """Per-hop hum flags (0/1), centred frames at ``k * hop`` samples of ``y1k``."""
     import librosa
 
-    if len(y1k) == 0:
-        return np.zeros(0, dtype=np.float32)
+    if len(y1k) < n_fft:  # shorter than one analysis window: no hum decision possible
+        return np.zeros(1 + len(y1k) // hop, dtype=np.float32)
     P = np.square(np.abs(librosa.stft(y1k, n_fft=n_fft, hop_length=hop, center=True, pad_mode="constant", dtype=np.complex64)))
     df = sr / n_fft
     best = np.zeros(P.shape[1], dtype=np.float32)

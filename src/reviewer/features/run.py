@@ -212,6 +212,8 @@ def extract_tracks(
             raise ExtractionError(f"audio is at {source.sr} Hz but audio_config.sample_rate is {sr} Hz; decode at {sr} Hz")
         item_hash = source.content_hash
         source_name = source.source or "<array>"
+        if source.y.size == 0:
+            raise InvalidMediaError(source_name, "zero-length audio (no samples)")
     else:
         path = Path(source)
         if not path.is_file():
