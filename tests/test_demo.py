@@ -215,6 +215,18 @@ def test_resumes_after_a_lost_file(quick_lib, tmp_path):
     assert man.files == _json(quick_lib / "manifest.json")["files"]
 
 
+def test_rebuild_with_other_params_removes_stale_files(tmp_path):
+    out = tmp_path / "lib"
+    build_demo(out, seed=0, quick=True)
+    first = set(_json(out / "manifest.json")["files"])
+    build_demo(out, seed=3, quick=True)
+    second = set(_json(out / "manifest.json")["files"])
+    for rel in first - second:
+        assert not (out / rel).exists(), rel
+    for rel in second:
+        assert (out / rel).is_file(), rel
+
+
 def test_missing_tool_names_the_debian_package(tmp_path, monkeypatch):
     import reviewer.demo.music as music
 

@@ -253,6 +253,7 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
               "n_songs": n_songs, "sample_rate": int(sample_rate), "quick": bool(quick)}
     digest = _digest({"params": params, "version": GENERATOR_VERSION, "source": _source_digest()})
     man_path = out / "manifest.json"
+    old: dict = {}
     if man_path.is_file():
         try:
             old = json.loads(man_path.read_text(encoding="utf-8"))
@@ -332,6 +333,11 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
     man = DemoManifest(out_dir=str(out), params=params, params_digest=digest, version=GENERATOR_VERSION,
                        counts=counts, files=files, build_seconds=round(time.perf_counter() - t0, 2),
                        truth_files=truth_files)
+    stale = sorted(set(old.get("files", {})) - set(files))
+    for rel in stale:  # files of an earlier build with other params: only those its manifest listed
+        (out / rel).unlink(missing_ok=True)
+    if stale:
+        log.info("removed %d files of the previous build that this one does not produce", len(stale))
     (out / "README.md").write_text(_readme(params, counts), encoding="utf-8")
     _dump(man_path, {"generator": "reviewer.demo", "seed": int(seed), **man.to_dict()})
     log.info("demo library built in %.1f s: %s", man.build_seconds, counts)

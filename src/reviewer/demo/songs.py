@@ -212,6 +212,49 @@ def hook_of(sections: list[dict], kind: str, duration: float) -> dict | None:
     return None
 
 
+RAP_LINES = (
+    "Up all night and the city never sleeps",
+    "Counting every step on these empty streets",
+    "They said we would fall but we never did",
+    "Same old block, I remember as a kid",
+    "Turn the lights down low and the bass up high",
+    "Every single day is a brand new try",
+    "Money on my mind but the music first",
+    "Writing down the words for the better or worse",
+)
+
+
+def _add_rap(y: np.ndarray, comp, spec: SongSpec, rng: np.random.Generator, *, sr: int) -> np.ndarray:
+    """Hip-hop-ish vocals: spoken verse lines every two bars, the same hook line in each chorus."""
+    from reviewer.demo.series import speak  # espeak-ng
+
+    bar = 4 * 60.0 / comp.tempo
+    voice = ("en-us+m3", "en-029+m2", "en-us-nyc+m1")[int(rng.integers(3))]
+    hook = speak(f"{spec.title.replace('_', ' ')}, yeah, {spec.title.replace('_', ' ')}", voice=voice, speed=175,
+                 pitch=45, sr=sr)
+    y = y.copy()
+
+    def put(line: np.ndarray, t: float, limit: float) -> None:
+        a = int(round(t * sr))
+        line = line[: int(limit * sr)]
+        end = min(y.size, a + line.size)
+        y[a:end] += 0.9 * line[: end - a]
+
+    for sec in comp.sections:
+        if sec.label == "verse":
+            t = sec.start
+            while t + bar <= sec.end + 1e-6:
+                line = RAP_LINES[int(rng.integers(len(RAP_LINES)))]
+                put(speak(line, voice=voice, speed=int(rng.integers(170, 200)), pitch=40, sr=sr), t, 2 * bar - 0.1)
+                t += 2 * bar
+        elif sec.label == "chorus":
+            t = sec.start
+            while t + bar <= sec.end + 1e-6:
+                put(hook, t, 2 * bar - 0.1)
+                t += 2 * bar
+    return y
+
+
 def make_song(spec: SongSpec, *, seed: int, sr: int, out_path: Path, quick: bool = False) -> dict:
     """Compose, render and write one song; returns its ground-truth record."""
     rng = rng_for(seed, "song", spec.index, spec.genre)
@@ -224,6 +267,9 @@ def make_song(spec: SongSpec, *, seed: int, sr: int, out_path: Path, quick: bool
     comp = compose(plan, style, tempo=tempo, rng=rng)
     y = render_midi(comp.midi, sr=sr, duration=comp.duration, release=1.0)
     y = normalize_rms(y, -17.0)
+    vocals = spec.genre == "hip-hop"
+    if vocals:
+        y = _add_rap(y, comp, spec, rng, sr=sr)
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak > 0.95:
         y = (y * (0.95 / peak)).astype(np.float32)
@@ -243,5 +289,6 @@ def make_song(spec: SongSpec, *, seed: int, sr: int, out_path: Path, quick: bool
         "mode": mode,
         "sections": sections,
         "hook": hook_of(sections, spec.kind, duration),
+        "vocals": "spoken (espeak-ng): verse lines, the same hook line in every chorus" if vocals else None,
         "split": spec.split,
     }
