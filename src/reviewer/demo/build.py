@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -230,7 +230,7 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
     n_songs : int
         Songs across genres (``quick``: 3 short songs).
     workers : int
-        Process-pool size.
+        Process-pool size (1: build in this process).
     sample_rate : int
         Sample rate of every rendered file in Hz.
     quick : bool
@@ -274,7 +274,9 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
     song_truth: dict[str, dict] = {}
     log.info("building demo library in %s: %d series x %d episodes, %d songs, %d workers",
              out, n_series, episodes_per_series, n_songs, workers)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # workers=1 runs in this process (one thread): easy to debug, no fork
+    executor: Executor = ThreadPoolExecutor(max_workers=1) if workers == 1 else ProcessPoolExecutor(max_workers=workers)
+    with executor as pool:
         pending: dict[Future, tuple[str, object]] = {}
         for sp in series:
             pending[pool.submit(_assets_job, sp, seed, sample_rate, str(out), quick, digest)] = ("assets", sp)
