@@ -130,6 +130,15 @@ def _check_intros(lib: Path) -> int:
         found = (lo + lag - a) / SR
         assert found == pytest.approx(t["intro"]["start"], abs=0.1), (rel, found, t["intro"], var)
         assert peak > 0.5, (rel, peak, var)
+        # the end: the theme's last seconds (before any fade-out) sit just before the labelled end
+        b = theme.size - int((max(var["fade_out"], 0.6) + 0.2) * SR)
+        needle = theme[b - 3 * SR : b]
+        lo = max(0, int((t["intro"]["end"] - 1.5) * SR) - (theme.size - b) - needle.size)
+        hay = ep[lo : lo + needle.size + 3 * SR]
+        lag, peak = _best_lag(needle, hay)
+        found_end = (lo + lag + needle.size + theme.size - b) / SR
+        assert found_end == pytest.approx(t["intro"]["end"], abs=0.1), (rel, found_end, t["intro"], var)
+        assert peak > 0.4, (rel, peak, var)
         checked += 1
     return checked
 
