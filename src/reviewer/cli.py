@@ -125,8 +125,8 @@ def cmd_status(args, settings: Settings) -> int:
     print(f"database: {settings.db_url}")
     print("items:")
     for row in st["summary"]:
-        print(f"  {row['kind']:<8} {str(row.get('series') or '-'):<28} " +
-              " ".join(f"{k}={v}" for k, v in sorted(row["by_status"].items())))
+        counts = " ".join(f"{k}={v}" for k, v in sorted(row["by_status"].items()) if v)
+        print(f"  {row['kind']:<8} {str(row.get('series') or '(no series)'):<28} {row['items']:>5} item(s)  {counts}")
     print("recent runs:")
     for r in st["runs"]:
         print(f"  #{r['id']} {r['stage']:<8} {r['status']:<11} ok={r['n_ok']} failed={r['n_failed']} "

@@ -33,8 +33,11 @@ DEFAULT_DSP_EXTRACTORS: tuple[str, ...] = (
     "vocal",
     "quality",
 )
-#: extractors that need a model or are slow; they return a missing marker when unavailable
-OPTIONAL_EXTRACTORS: tuple[str, ...] = ("asr", "wav2vec", "clap", "whisper", "emotion")
+#: model-backed extractors: they return a missing marker (instantly) unless a local model is configured
+MODEL_EXTRACTORS: tuple[str, ...] = ("wav2vec", "clap", "whisper", "emotion")
+#: opt-in: pocketsphinx ASR costs about 1x real time on this hardware, so it is not in the default set
+OPT_IN_EXTRACTORS: tuple[str, ...] = ("asr",)
+OPTIONAL_EXTRACTORS: tuple[str, ...] = OPT_IN_EXTRACTORS + MODEL_EXTRACTORS
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class AudioConfig:
 class FeaturesConfig:
     """Which frame extractors run, with shared analysis parameters."""
 
-    extractors: tuple[str, ...] = DEFAULT_DSP_EXTRACTORS + OPTIONAL_EXTRACTORS
+    extractors: tuple[str, ...] = DEFAULT_DSP_EXTRACTORS + MODEL_EXTRACTORS
     n_fft: int = 2048
     hop_length: int = 512
     asr_confidence_threshold: float = 0.3

@@ -146,7 +146,8 @@ def build_demo_library(
     out = Path(out_dir) if out_dir is not None else settings.demo_dir
     log_fn(f"building the demo library in {out} (quick={quick}) ...")
     manifest = build_demo(out, seed=seed, quick=quick, workers=settings.workers)
-    summary = ingest_paths([out], engine=engine, root=out)
+    media = [d for d in (out / "series", out / "songs") if d.is_dir()]  # not assets/ (themes, stings, ...)
+    summary = ingest_paths(media or [out], engine=engine, root=out)
     result: dict[str, Any] = {"ingest": summary.__dict__, "out_dir": str(out)}
     for name, split in (("train_labels.json", "train"), ("test_labels.json", "test")):
         f = out / name
