@@ -122,8 +122,8 @@ def add_prediction(
     item_id: int,
     model_version_id: int | None,
     task: str,
-    start: float,
-    end: float,
+    start: float | None,
+    end: float | None,
     confidence: float | None = None,
     payload: dict[str, Any] | None = None,
 ) -> Prediction:
@@ -133,8 +133,9 @@ def add_prediction(
     ----------
     model_version_id : int or None
         The model that made it (None only for non-ML baselines).
-    start, end : float
-        Seconds, ``0 <= start < end <= item.duration``.
+    start, end : float or None
+        Seconds, ``0 <= start < end <= item.duration``; both None means "no region"
+        (an episode predicted to have no intro).
     confidence : float, optional
         In ``[0, 1]``.
     payload : dict, optional
@@ -146,7 +147,10 @@ def add_prediction(
     """
     check_text(task, what="task")
     item = get_item(session=session, item_id=item_id)
-    s, e = validate_interval(start, end, duration=item.duration, what=f"{task} prediction of item {item.key!r}")
+    if start is None and end is None:
+        s = e = None
+    else:
+        s, e = validate_interval(start, end, duration=item.duration, what=f"{task} prediction of item {item.key!r}")
     if confidence is not None:
         c = float(confidence)
         if not (math.isfinite(c) and 0.0 <= c <= 1.0):

@@ -243,8 +243,9 @@ class Prediction(SQLModel, table=True):
     item_id: int = Field(foreign_key="media_item.id")
     model_version_id: int | None = Field(default=None, foreign_key="model_version.id", index=True)
     task: str
-    start: float
-    end: float
+    #: None for both means "no region" (e.g. an episode predicted to have no intro)
+    start: float | None = None
+    end: float | None = None
     confidence: float | None = None
     payload: dict | None = _json()
     created_at: dt.datetime = _created()

@@ -1,0 +1,1 @@
+"""Trained models: the segment-scorer contract, nets, checkpoints and the registry."""
