@@ -189,3 +189,16 @@ def library_page(
     }
     pages = max(1, -(-total // page_size))
     return {"rows": out_rows, "total": total, "page": min(page, pages), "pages": pages, "facets": facets, "counts": counts}
+
+
+def library_overview(*, engine) -> dict[str, Any]:
+    """Label progress per series / artist and the model versions with their held-out metrics."""
+    with store.session_scope(engine) as s:
+        progress = store.label_progress(session=s)
+        versions = [
+            {"task": v.task, "name": v.name, "version": v.version, "active": v.is_active,
+             "created": v.created_at, **{k: round(float(x), 3) for k, x in (v.metrics or {}).items()
+                                         if isinstance(x, (int, float))}}
+            for v in store.list_model_versions(session=s)
+        ]
+    return {"progress": progress, "model_versions": versions}

@@ -104,3 +104,6 @@ __all__ = [
     "latest_artifact", "latest_package", "latest_records", "list_runs", "record_processing", "run_records",
     "start_run",
 ]
+from reviewer.store.summary import label_progress  # noqa: E402,F401
+from reviewer.store.review_queries import REVIEW_STATES, heads_for_items, latest_predictions, review_candidates, reviewed_item_ids, series_and_artists  # noqa: E402,F401
+from reviewer.store.ratings import SNIPPET_TASKS, add_preference, add_rating, list_preferences, list_ratings, rating_summary, snippet_predictions  # noqa: E402,F401
