@@ -276,3 +276,46 @@ class Label(SQLModel, table=True):
     supersedes_id: int | None = Field(default=None, foreign_key="label.id", unique=True)
     version: int = Field(default=1, nullable=False)
     created_at: dt.datetime = _created()
+
+
+#: ``Preference.chosen`` values: snippet A, snippet B, or no difference.
+PREFERENCE_CHOICES = ("a", "b", "same")
+
+
+class Rating(SQLModel, table=True):
+    """A listener's 1–5 opinion of one predicted snippet (Mean Opinion Score input).
+
+    ``model_version_id`` is copied from the prediction when the rating is saved,
+    so the MOS per model version needs no join. No foreign keys: ratings are
+    history and outlive a deleted item or prediction.
+    """
+
+    __tablename__ = "rating"
+    __table_args__ = (Index("ix_rating_model_version", "model_version_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(index=True)
+    prediction_id: int = Field(index=True)
+    model_version_id: int | None = None
+    rating: int
+    comment: str | None = Field(default=None, sa_type=Text)
+    author: str | None = Field(default=None, index=True)
+    created_at: dt.datetime = _created()
+
+
+class Preference(SQLModel, table=True):
+    """A blind A/B judgement between two predictions (two model versions) of one item.
+
+    ``chosen`` is ``"a"``, ``"b"`` or ``"same"``; A and B are the predictions in the
+    order the listener heard them. No foreign keys, as for :class:`Rating`.
+    """
+
+    __tablename__ = "preference"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(index=True)
+    prediction_a_id: int = Field(index=True)
+    prediction_b_id: int = Field(index=True)
+    chosen: str
+    author: str | None = Field(default=None, index=True)
+    created_at: dt.datetime = _created()
