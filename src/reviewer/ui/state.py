@@ -53,3 +53,52 @@ LISTEN_KEYS = (
     LISTEN_RATING, LISTEN_COMMENT, LISTEN_AB_ITEM, LISTEN_AB_A, LISTEN_AB_B, LISTEN_AB_CHOICE, LISTEN_FLASH,
 )
 ALL_KEYS = ALL_KEYS + LISTEN_KEYS
+
+# --- Review page (pages/1_Review.py) -----------------------------------------
+REVIEW_ITEM = "review.item_id"  # int: the item on screen (mirrors ?item=ID)
+REVIEW_FILTER_KIND = "review.filter_kind"
+REVIEW_FILTER_SERIES = "review.filter_series"
+REVIEW_FILTER_STATUS = "review.filter_status"
+REVIEW_FILTER_CONF = "review.filter_confidence"  # (low, high) in [0, 1]
+REVIEW_FILTER_DISAGREE = "review.filter_disagreement"
+REVIEW_PICK = "review.pick"  # selectbox of item ids
+REVIEW_NEXT = "review.next"  # button
+REVIEW_AUTHOR = "review.author"
+REVIEW_PREROLL = "review.preroll"
+REVIEW_LOOP = "review.loop"
+REVIEW_LABEL_TYPE = "review.label_type"
+REVIEW_TARGET = "review.target"  # label id being edited, 0 = a new label
+REVIEW_DRAFT_FOR = "review.draft_for"  # "item:type:target" the bounds were loaded for
+REVIEW_BASE_ID = "review.base_label_id"  # label the edit is based on (None = new)
+REVIEW_BASE_VERSION = "review.base_version"
+REVIEW_START_MS = "review.start_ms"
+REVIEW_END_MS = "review.end_ms"
+REVIEW_LAST_BOX = "review.last_box"  # "start:end" of the last applied drag selection
+REVIEW_WAVE_CHART = "review.wave_chart"
+REVIEW_ZOOM = "review.zoom"  # (start, end) seconds of the waveform view
+REVIEW_SPECTRO = "review.spectrogram"
+REVIEW_PLAYHEAD = "review.playhead"  # seconds in the item's time
+REVIEW_PLAYER = "review.player"  # audix component
+REVIEW_PLAYER_LAST = "review.player_last"  # last play-head the player reported
+REVIEW_NOTE = "review.note"
+REVIEW_FORM = "review.form"
+REVIEW_ACCEPT = "review.accept"
+REVIEW_FIX = "review.fix"
+REVIEW_REJECT = "review.reject"
+REVIEW_UNDO = "review.undo"
+REVIEW_RELOAD = "review.reload"  # label id to edit after a save (applied before the widgets)
+REVIEW_SET_START = "review.set_start"
+REVIEW_SET_END = "review.set_end"
+REVIEW_NUDGE = "review.nudge"  # prefix: review.nudge_start_-1000 ... (buttons)
+REVIEW_FLASH = "review.flash"  # (level, message) shown once after a rerun
+REVIEW_EXPECT_EMPTY = "review.expect_empty"  # no label of the type existed when the edit began
+
+REVIEW_KEYS = (
+    REVIEW_ITEM, REVIEW_FILTER_KIND, REVIEW_FILTER_SERIES, REVIEW_FILTER_STATUS, REVIEW_FILTER_CONF,
+    REVIEW_FILTER_DISAGREE, REVIEW_PICK, REVIEW_NEXT, REVIEW_AUTHOR, REVIEW_PREROLL, REVIEW_LOOP, REVIEW_LABEL_TYPE,
+    REVIEW_TARGET, REVIEW_DRAFT_FOR, REVIEW_BASE_ID, REVIEW_BASE_VERSION, REVIEW_START_MS, REVIEW_END_MS,
+    REVIEW_LAST_BOX, REVIEW_WAVE_CHART, REVIEW_ZOOM, REVIEW_SPECTRO, REVIEW_PLAYHEAD, REVIEW_PLAYER,
+    REVIEW_PLAYER_LAST, REVIEW_NOTE, REVIEW_FORM, REVIEW_ACCEPT, REVIEW_FIX, REVIEW_REJECT, REVIEW_UNDO,
+    REVIEW_RELOAD, REVIEW_SET_START, REVIEW_SET_END, REVIEW_NUDGE, REVIEW_FLASH, REVIEW_EXPECT_EMPTY,
+)
+ALL_KEYS = ALL_KEYS + REVIEW_KEYS
