@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +23,7 @@ TRUTH_FILES = ("train_labels.json", "test_labels.json", "episodes_truth.json", "
 @pytest.fixture(scope="module")
 def quick_lib(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "lib"
-    t0 = time.perf_counter()
     man = build_demo(out, seed=0, quick=True)
-    assert time.perf_counter() - t0 < 30
     assert not man.reused
     return out
 
@@ -198,9 +195,8 @@ def test_song_truth_and_chorus_similarity(quick_lib):
 
 def test_deterministic_and_idempotent(quick_lib, tmp_path):
     # idempotent: same params on the same folder reuses everything
-    t0 = time.perf_counter()
     again = build_demo(quick_lib, seed=0, quick=True)
-    assert again.reused and time.perf_counter() - t0 < 5
+    assert again.reused
     # deterministic: a fresh build with the same seed gives byte-identical truth and audio
     other = build_demo(tmp_path / "b", seed=0, quick=True, workers=1)
     for name in TRUTH_FILES:
