@@ -43,7 +43,7 @@ with st.sidebar:
 item_id = st.sidebar.selectbox("Pick an item", ids, key=state.DEBUG_PICK,
                                format_func=lambda i: by_id.get(i, f"#{i}")) if ids else None
 
-tab_item, tab_models = st.tabs(["🔬 One item", "📊 Model versions (IoU)"])
+tab_item, tab_models = st.tabs(["One item", "Model versions (IoU, worst items)"])
 
 # ----------------------------------------------------------------------------- model-level view
 with tab_models:
@@ -137,7 +137,7 @@ with tab_item:
             st.plotly_chart(dw.missing_map_figure(hm), key="debug.chart.missing")
             st.markdown("**Missing features and why** (model-backed features stay missing until a local model is configured — never invented)")
             st.dataframe(miss[miss["missing_share"] > 0], hide_index=True, width="stretch",
-                         column_config={"missing_share": st.column_config.ProgressColumn("missing", min_value=0.0, max_value=1.0, format="%.0f%%")})
+                         column_config={"missing_share": st.column_config.ProgressColumn("missing", min_value=0.0, max_value=1.0, format="percent")})
     with t_strat:
         try:
             cmp = debug.strategy_comparison(info.id, engine=eng, settings=sett, max_seq_len=int(max_len))

@@ -106,5 +106,4 @@ __all__ = [
 ]
 from reviewer.store.summary import label_progress  # noqa: E402,F401
 from reviewer.store.review_queries import REVIEW_STATES, heads_for_items, latest_predictions, review_candidates, reviewed_item_ids, series_and_artists  # noqa: E402,F401
-from reviewer.store.ratings import SNIPPET_TASKS, add_preference, add_rating, list_preferences, list_ratings, rating_summary, snippet_predictions  # noqa: E402,F401
 from reviewer.store.ratings import SNIPPET_TASKS, add_preference, add_rating, get_prediction, list_preferences, list_ratings, newest_predictions, predictions_by_id, rating_summary, snippet_predictions  # noqa: E402,F401

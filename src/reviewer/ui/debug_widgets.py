@@ -26,7 +26,7 @@ __all__ = [
 
 #: one colour per selection reason (legend of the importance bars)
 REASON_COLOURS: dict[str, str] = {
-    "boundary_start": "#1f77b4", "boundary_end": "#17becf", "importance": "#2ca02c",
+    "boundary_start": "#6a3d9a", "boundary_end": "#b15928", "importance": "#2ca02c",
     "random_replacement": "#bcbd22", "uniform": "#9467bd", "all": "#7f7f7f", "": "#d0d0d0",
 }
 #: label kinds drawn as regions
