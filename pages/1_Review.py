@@ -131,7 +131,8 @@ with right:
 with st.form(state.REVIEW_FORM, border=True):
     st.text_input("Note (optional)", key=state.REVIEW_NOTE, placeholder="e.g. intro starts after the cold open")
     b1, b2, b3, _ = st.columns([1, 1, 1, 2])
-    do_accept = b1.form_submit_button("✔ Accept prediction", key=state.REVIEW_ACCEPT, help="alt+a: save the "
+    accept_label = "✔ Confirm label" if ss.get(state.REVIEW_BASE_ID) else "✔ Accept prediction"
+    do_accept = b1.form_submit_button(accept_label, key=state.REVIEW_ACCEPT, help="alt+a: save the "
                                       "shown prediction (or label) as it is", width="stretch")
     do_fix = b2.form_submit_button("✎ Fix & accept", key=state.REVIEW_FIX, type="primary", width="stretch",
                                    help="alt+f: save your region above")

@@ -1,0 +1,115 @@
+"""Playwright: open Review in headless Chromium against `streamlit run`, type a new intro end, save, reload."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from reviewer import store
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("streamlit did not become healthy")
+
+
+@pytest.fixture
+def server(settings, wav_file):
+    pytest.importorskip("playwright.sync_api")
+    engine = store.make_engine(settings.db_url)
+    store.init_db(engine)
+    path = wav_file("show/ep1.wav", duration=30.0)
+    with store.session_scope(engine) as s:
+        item = store.upsert_item(session=s, key="ep1", path=str(path), kind="episode", series="Show", season=1,
+                                 episode=1, duration=30.0)
+        store.add_label(session=s, item_id=item.id, kind="intro", start=2.0, end=9.0, source="truth", author="gt")
+        item_id = item.id
+    engine.dispose()
+    port = _free_port()
+    env = {**os.environ, "REVIEWER_HOME": str(settings.home), "REVIEWER_DATA_DIR": str(settings.data_dir),
+           "REVIEWER_DB_URL": settings.db_url}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",
+         "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url, item_id, settings
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _idle(page) -> None:
+    """Wait until the app has finished its rerun (the "Running..." widget is gone)."""
+    page.wait_for_timeout(500)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120000)
+
+
+def _set(page, key: str, value: str) -> None:
+    box = page.locator(f".st-key-{key.replace('.', '-')} input")
+    box.fill(value)
+    box.press("Enter")
+    _idle(page)
+
+
+def test_type_new_intro_end_accept_reload(server):
+    from playwright.sync_api import sync_playwright
+
+    url, item_id, settings = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(f"{url}/Review?item={item_id}")
+        page.wait_for_selector(".st-key-review-end_ms input", timeout=120000)
+        page.wait_for_selector(".js-plotly-plot", timeout=120000)
+        assert page.locator(".st-key-review-end_ms input").input_value() == "9000"
+        _idle(page)
+        _set(page, "review.author", "ann")
+        _set(page, "review.end_ms", "12345")
+        page.locator(".st-key-review-fix button").first.click()
+        page.wait_for_selector("text=Saved: intro 2.000–12.345 s", timeout=120000)
+        page.reload()
+        page.wait_for_selector(".st-key-review-end_ms input", timeout=120000)
+        page.wait_for_selector("text=✓ reviewed", timeout=120000)
+        assert page.locator(".st-key-review-end_ms input").input_value() == "12345"
+        browser.close()
+    engine = store.make_engine(settings.db_url)
+    with store.session_scope(engine) as s:
+        labels = store.current_labels(session=s, item_id=item_id)
+    assert [(lb.end, lb.author, lb.source) for lb in labels] == [(12.345, "ann", "human")]
