@@ -209,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-extract", action="store_true", help="only generate and ingest")
     sp.add_argument("-q", "--quiet", action="store_true")
     sp.set_defaults(fn=cmd_demo)
+    __import__("reviewer.cli_detect_intro", fromlist=["register"]).register(sub)
     return p
 
 

@@ -1,0 +1,97 @@
+"""``reviewer predict-intros DIR --out FILE.json``: intros of every series under a folder, no ingest needed.
+
+Each sub-folder of ``DIR`` is one series; the media files under it (any depth)
+are its episodes. The output maps each file's path relative to ``DIR`` to
+``{"intro_start": s, "intro_end": s, "confidence": c}`` or ``null`` (no intro).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from reviewer.audio_io import MEDIA_EXTENSIONS
+from reviewer.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+
+def find_series(root: Path) -> dict[str, list[Path]]:
+    """Series name (sub-folder) → its media files, sorted; raises NotFoundError when there are none."""
+    if not root.is_dir():
+        raise NotFoundError(f"predict-intros: {str(root)!r} is not a folder")
+    out = {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(p for p in sub.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
+        if files:
+            out[sub.name] = files
+    if not out:
+        raise NotFoundError(f"predict-intros: no media files in sub-folders of {str(root)!r} (one sub-folder per series)")
+    return out
+
+
+def _tables(files: list[Path]) -> list:
+    """Segment tables for the scorer (default pipeline config; features computed in memory, not stored)."""
+    from reviewer.aggregate import aggregate
+    from reviewer.config import PipelineConfig
+    from reviewer.features.run import extract_tracks
+    from reviewer.segments import make_segments
+    from reviewer.settings import get_settings
+
+    cfg = PipelineConfig()
+    out = []
+    for f in files:
+        res = extract_tracks(f, audio_config=cfg.audio, features_config=cfg.features, settings=get_settings())
+        seg = make_segments(res.duration, cfg.segments.segment_len, cfg.segments.hop)
+        out.append(aggregate(res.tracks, seg, asr_confidence_threshold=cfg.features.asr_confidence_threshold))
+    return out
+
+
+def predict_series(series: str, files: list[str], root: str, model: str | None) -> dict[str, dict | None]:
+    """Detect one series' intros; returns relative path → record or None (runs in a worker)."""
+    from reviewer.detect.intro import Episode, IntroConfig, detect_intros
+
+    scorer = None
+    tables = [None] * len(files)
+    if model:
+        from reviewer.models.registry import load_scorer
+
+        scorer = load_scorer(model)
+        tables = _tables([Path(f) for f in files])
+    eps = [Episode(key=str(Path(f).relative_to(root)), series=series, path=f, table=t) for f, t in zip(files, tables)]
+    preds = detect_intros(eps, config=IntroConfig(), scorer=scorer)
+    return {p.key: (None if p.start is None else
+                    {"intro_start": p.start, "intro_end": p.end, "confidence": p.confidence}) for p in preds}
+
+
+def cmd_predict_intros(args, settings) -> int:
+    root = Path(args.dir).resolve()
+    series = find_series(root)
+    jobs = [(name, [str(f) for f in files], str(root), args.model) for name, files in series.items()]
+    result: dict[str, dict | None] = {}
+    workers = max(1, int(args.workers or 1))
+    if workers == 1 or len(jobs) == 1:
+        for job in jobs:
+            result.update(predict_series(*job))
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            for part in pool.map(predict_series, *zip(*jobs)):
+                result.update(part)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(dict(sorted(result.items())), indent=2) + "\n", encoding="utf-8")
+    found = sum(v is not None for v in result.values())
+    print(f"predict-intros: {len(result)} episode(s) in {len(series)} series, {found} with an intro → {out}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``predict-intros`` to the ``reviewer`` command line."""
+    sp = subparsers.add_parser("predict-intros", help="intro start/end of every episode under DIR (one sub-folder per series)")
+    sp.add_argument("dir", help="folder whose sub-folders are series")
+    sp.add_argument("--out", required=True, help="JSON file to write")
+    sp.add_argument("--model", help="intro scorer checkpoint (optional; repetition alone without it)")
+    sp.add_argument("--workers", type=int, default=1, help="series processed in parallel")
+    sp.set_defaults(fn=cmd_predict_intros)

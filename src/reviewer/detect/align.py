@@ -1,0 +1,444 @@
+"""Cross-episode alignment on a gain-, codec- and speed-tolerant spectral profile.
+
+Two episodes share their opening theme even when one copy is quieter, faded,
+passed through a lossy codec, shortened, talked over or played 1–3 % faster
+(tape style: the pitch follows the speed). This module finds such shared
+regions:
+
+1. :func:`spectral_profile` — log energy in semitone bands (130 Hz – 3.8 kHz),
+   each frame centred and L2-normalised (gain and fades cancel), minus the
+   episode's long-term band profile (EQ / codec colour cancel). A *fine* profile
+   at 50 ms and a *coarse* one at 0.5 s (mean of 10 fine frames).
+2. :func:`match_pair` — for a grid of speed ratios ``q`` the second profile is
+   resampled in time by ``q`` and shifted by ``12·log2(q)`` semitones (a tape
+   speed change is a shift on a log-frequency axis), the coarse similarity
+   matrix is smoothed along its diagonals and runs above a threshold become
+   :class:`Match` records; each is then refined on the fine profile (offset,
+   ratio, and both ends by a hysteresis walk along the matched diagonal).
+
+Times are seconds from the start of each episode.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from reviewer.errors import ValidationError
+
+log = logging.getLogger(__name__)
+
+SR = 8000
+N_FFT = 1024
+HOP = 400  # 50 ms
+COARSE = 10  # fine frames per coarse frame (0.5 s)
+FMIN, FMAX = 130.0, 3800.0
+BPO = 12  # bands per octave
+MARGIN = 2  # extra bands each side so a shift of up to ±2 semitones stays inside
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The spectral profile of one episode (or its first N seconds).
+
+    Attributes
+    ----------
+    fine : np.ndarray [shape=(n, K + 2·MARGIN), float32]
+        Log band energies (semitone bands), frame-centred, long-term profile removed, 50 ms hop.
+    coarse : np.ndarray [shape=(n // 10, K + 2·MARGIN), float32]
+        Mean of 10 fine frames (0.5 s hop), same normalisation.
+    level_db : np.ndarray [shape=(n,), float32]
+        Frame energy in dB (for silences and musicality).
+    flux : np.ndarray [shape=(n,), float32]
+        Positive spectral flux (onset strength) per fine frame.
+    duration : float
+        Seconds of audio analysed.
+    """
+
+    fine: np.ndarray
+    coarse: np.ndarray
+    level_db: np.ndarray
+    flux: np.ndarray
+    duration: float
+
+    @property
+    def hop(self) -> float:
+        """Fine hop in seconds."""
+        return HOP / SR
+
+    @property
+    def coarse_hop(self) -> float:
+        """Coarse hop in seconds."""
+        return HOP * COARSE / SR
+
+
+@dataclass(frozen=True)
+class Match:
+    """One region shared by episodes A and B.
+
+    ``b(t) = b_start + (t - a_start) · ratio`` maps A's time to B's inside the match.
+    """
+
+    a_start: float
+    a_end: float
+    b_start: float
+    b_end: float
+    ratio: float
+    score: float
+
+    @property
+    def length(self) -> float:
+        """Seconds on A's side."""
+        return self.a_end - self.a_start
+
+    def swapped(self) -> "Match":
+        """The same match seen from B."""
+        return Match(self.b_start, self.b_end, self.a_start, self.a_end, 1.0 / self.ratio, self.score)
+
+
+def _band_matrix(sr: int, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
+    """Triangular semitone filters on the FFT bins: (K, n_fft // 2 + 1) and their centre frequencies."""
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    lo = FMIN * 2.0 ** (-MARGIN / BPO)
+    n_bands = int(np.floor(BPO * np.log2(FMAX / FMIN))) + 1 + 2 * MARGIN
+    centres = lo * 2.0 ** (np.arange(-1, n_bands + 1) / BPO)
+    fb = np.zeros((n_bands, freqs.size), np.float32)
+    for k in range(n_bands):
+        l, c, r = centres[k], centres[k + 1], centres[k + 2]
+        up = (freqs - l) / (c - l)
+        down = (r - freqs) / (r - c)
+        fb[k] = np.maximum(0.0, np.minimum(up, down))
+        if fb[k].sum() == 0:  # narrower than one FFT bin: take the nearest bin
+            fb[k, int(np.argmin(np.abs(freqs - c)))] = 1.0
+        fb[k] /= fb[k].sum()
+    return fb, centres[1:-1]
+
+
+_FB = None
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean(axis=1, keepdims=True)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(n, 1e-6)).astype(np.float32)
+
+
+def spectral_profile(y: np.ndarray, sr: int) -> Profile:
+    """The alignment representation of one recording.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n,), float32]
+        Mono samples; must be at :data:`SR` (8 kHz) — use ``load_audio(path, sr=align.SR)``.
+    sr : int
+        Sample rate in Hz (checked).
+
+    Returns
+    -------
+    Profile
+    """
+    global _FB
+    if sr != SR:
+        raise ValidationError(f"spectral_profile needs audio at {SR} Hz, got sr={sr} (load with sr=align.SR)")
+    y = np.asarray(y, dtype=np.float32)
+    if y.size < N_FFT:
+        raise ValidationError(f"need at least {N_FFT} samples ({N_FFT / SR:.3f} s) to align, got {y.size}")
+    if _FB is None:
+        _FB = _band_matrix(SR, N_FFT)[0]
+    n = 1 + (y.size - N_FFT) // HOP
+    frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP][:n]
+    win = np.hanning(N_FFT).astype(np.float32)
+    spec = np.abs(np.fft.rfft(frames * win, axis=1)).astype(np.float32) ** 2
+    bands = spec @ _FB.T  # (n, K)
+    total = spec.sum(axis=1)
+    level_db = (10.0 * np.log10(total / N_FFT + 1e-10)).astype(np.float32)
+    # spectral subtraction of the stationary floor (room tone, hiss): two episodes'
+    # backgrounds of the same colour must not look alike
+    floor = np.percentile(bands, 10, axis=0, keepdims=True)
+    logb = np.log(np.maximum(bands - 1.5 * floor, 0.0) + 0.05 * floor + 1e-10)
+    flux = np.maximum(0.0, np.diff(logb, axis=0, prepend=logb[:1])).mean(axis=1).astype(np.float32)
+    x = logb - logb.mean(axis=1, keepdims=True)
+    x = x - np.median(x, axis=0, keepdims=True)
+    # frames at the noise floor carry no identity: zero them (similarity 0 with anything)
+    active = (bands > 2.0 * floor).mean(axis=1) >= 0.2
+    fine = _normalise(x)
+    fine[~active] = 0.0
+    m = n // COARSE
+    if m:
+        xc = (x[: m * COARSE] * active[: m * COARSE, None]).reshape(m, COARSE, -1).sum(axis=1)
+        cnt = active[: m * COARSE].reshape(m, COARSE).sum(axis=1)
+        coarse = _normalise(xc / np.maximum(cnt, 1)[:, None])
+        coarse[cnt < COARSE // 3] = 0.0
+    else:
+        coarse = np.zeros((0, x.shape[1]), np.float32)
+    return Profile(fine=fine, coarse=coarse, level_db=level_db, flux=flux, duration=y.size / SR)
+
+
+def _warp(x: np.ndarray, *, q: float, shift: bool = True) -> np.ndarray:
+    """Resample frames by ratio ``q`` in time (row k ↦ time k·q) and shift bands by 12·log2(q).
+
+    Returns (m, K - 2·MARGIN): the central bands only.
+    """
+    n, k = x.shape
+    m = int(np.floor((n - 1) / q)) + 1
+    pos = np.arange(m) * q
+    i0 = np.clip(np.floor(pos).astype(int), 0, n - 1)
+    i1 = np.clip(i0 + 1, 0, n - 1)
+    w = (pos - i0)[:, None].astype(np.float32)
+    z = x[i0] * (1 - w) + x[i1] * w
+    s = BPO * np.log2(q) if shift else 0.0
+    # B's band b at A's band b: content at A-frequency f sits at f / q in B, i.e. s bands lower
+    src = np.arange(MARGIN, k - MARGIN) - s
+    j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
+    j1 = np.clip(j0 + 1, 0, k - 1)
+    v = (src - j0).astype(np.float32)
+    out = z[:, j0] * (1 - v) + z[:, j1] * v
+    return _normalise(out)
+
+
+def _central(x: np.ndarray) -> np.ndarray:
+    return _normalise(x[:, MARGIN:-MARGIN])
+
+
+def diagonal_runs(sim: np.ndarray, *, smooth: int, threshold: float, min_len: int) -> list[tuple[int, int, int, float]]:
+    """Runs along the diagonals of a similarity matrix whose moving average exceeds a threshold.
+
+    Parameters
+    ----------
+    sim : np.ndarray [shape=(n, m)]
+        Frame similarities (A rows, B columns).
+    smooth : int
+        Moving-average length in frames along each diagonal.
+    threshold : float
+        Minimum smoothed similarity.
+    min_len : int
+        Minimum run length in frames.
+
+    Returns
+    -------
+    list of (i0, i1, d, mean)
+        A-frames ``[i0, i1)`` matched to B-frames ``[i0 + d, i1 + d)`` and the mean similarity.
+    """
+    n, m = sim.shape
+    if n == 0 or m == 0:
+        return []
+    rows = np.arange(n)[:, None]
+    cols = np.arange(m)[None, :] + (n - 1) - rows
+    diag = np.full((n + m - 1, n), -1.0, np.float32)  # [d + n - 1, i] = sim[i, i + d]
+    diag[cols, np.broadcast_to(rows, cols.shape)] = sim
+    c = np.zeros((diag.shape[0], n + 1), np.float32)
+    np.cumsum(diag, axis=1, out=c[:, 1:])
+    h = smooth // 2
+    idx = np.arange(n)
+    lo = np.clip(idx - h, 0, n)
+    hi = np.clip(idx - h + smooth, 0, n)
+    avg = (c[:, hi] - c[:, lo]) / np.maximum(hi - lo, 1)
+    above = np.zeros((diag.shape[0], n + 2), np.int8)
+    above[:, 1:-1] = avg >= threshold
+    edges = np.diff(above, axis=1)
+    sr_, sc = np.nonzero(edges == 1)
+    er, ec = np.nonzero(edges == -1)  # row-major order: starts and ends pair up
+    out = []
+    for r, s0, s1 in zip(sr_, sc, ec):
+        if s1 - s0 >= min_len:
+            out.append((int(s0), int(s1), int(r - (n - 1)), float((c[r, s1] - c[r, s0]) / (s1 - s0))))
+    del er
+    return out
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    """Search parameters of :func:`match_pair` (seconds unless said otherwise).
+
+    Attributes
+    ----------
+    max_ratio : float
+        Largest speed ratio between two copies searched (1.07 covers ±3 % each way).
+    ratio_step : float
+        Grid step of the coarse ratio search.
+    threshold : float
+        Minimum diagonal-smoothed cosine similarity of a coarse run.
+    smooth : float
+        Diagonal smoothing length.
+    min_match : float
+        Shortest run kept.
+    low : float
+        Hysteresis threshold when the fine walk extends a match outward.
+    max_extend : float
+        How far the fine walk may extend a coarse run at each end.
+    min_score : float
+        Minimum mean fine similarity of a refined match.
+    """
+
+    max_ratio: float = 1.07
+    ratio_step: float = 0.02
+    threshold: float = 0.5
+    smooth: float = 4.0
+    min_match: float = 6.0
+    low: float = 0.3
+    max_extend: float = 8.0
+    min_score: float = 0.7
+
+
+def _sample(x: np.ndarray, pos: np.ndarray, *, q: float) -> np.ndarray:
+    """Frames of ``x`` at fractional positions ``pos`` (frames), bands shifted for ratio ``q``; NaN-free.
+
+    Returns (len(pos), K - 2·MARGIN), rows normalised; rows outside ``x`` are zero.
+    """
+    n, k = x.shape
+    inside = (pos >= 0) & (pos <= n - 1)
+    p = np.clip(pos, 0, n - 1)
+    i0 = np.floor(p).astype(int)
+    i1 = np.minimum(i0 + 1, n - 1)
+    w = (p - i0)[:, None].astype(np.float32)
+    z = x[i0] * (1 - w) + x[i1] * w
+    src = np.arange(MARGIN, k - MARGIN) - BPO * np.log2(q)
+    j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
+    j1 = np.clip(j0 + 1, 0, k - 1)
+    v = (src - j0).astype(np.float32)
+    out = _normalise(z[:, j0] * (1 - v) + z[:, j1] * v)
+    out[~inside] = 0.0
+    return out
+
+
+def _moving(x: np.ndarray, n: int) -> np.ndarray:
+    if n <= 1:
+        return x
+    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    idx = np.arange(x.size)
+    lo = np.clip(idx - n // 2, 0, x.size)
+    hi = np.clip(idx - n // 2 + n, 0, x.size)
+    return ((c[hi] - c[lo]) / np.maximum(hi - lo, 1)).astype(np.float32)
+
+
+def refine(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = AlignConfig()) -> Match:
+    """Refine a coarse match on the fine profiles: offset and ratio, then both ends.
+
+    The ends come from a walk along the refined diagonal: the smoothed (0.5 s)
+    similarity must stay above ``config.low``; the walk may go ``max_extend``
+    seconds beyond the coarse run (a faded or talked-over end still matches weakly).
+    """
+    hop = pa.hop
+    fa = _central(pa.fine)
+    i0, i1 = int(m.a_start / hop), max(int(m.a_start / hop) + 2, int(m.a_end / hop))
+    core = np.arange(i0, min(i1, fa.shape[0]))
+    if core.size < 4:
+        return m
+    best = (-2.0, m.ratio, 0.0)
+    offs = np.arange(-10, 11)
+    for dq in (-0.01, -0.005, 0.0, 0.005, 0.01):
+        q = m.ratio + dq
+        base = (m.b_start + (core * hop - m.a_start) * q) / hop
+        zb = _sample(pb.fine, (base[None, :] + offs[:, None]).ravel(), q=q).reshape(offs.size, core.size, -1)
+        s = np.einsum("ij,oij->o", fa[core], zb) / core.size
+        o = int(np.argmax(s))
+        if s[o] > best[0]:
+            best = (float(s[o]), q, offs[o] * hop)
+    score, q, off = best
+    b0 = m.b_start + off
+    ext = int(config.max_extend / hop)
+    lo = max(0, i0 - ext)
+    hi = min(fa.shape[0], i1 + ext)
+    idx = np.arange(lo, hi)
+    pos = (b0 + (idx * hop - m.a_start) * q) / hop
+    zb = _sample(pb.fine, pos, q=q)
+    sim = np.einsum("ij,ij->i", fa[idx], zb)
+    sim[(pos < 0) | (pos > pb.fine.shape[0] - 1)] = -1.0
+    sm = _moving(sim, int(round(0.5 / hop)))
+    c0, c1 = i0 - lo, min(i1, hi) - lo
+    mid = c0 + int(np.argmax(sm[c0:c1])) if c1 > c0 else c0
+    j = mid
+    while j > 0 and sm[j - 1] >= config.low:
+        j -= 1
+    k = mid
+    while k < sm.size - 1 and sm[k + 1] >= config.low:
+        k += 1
+    # the smoothing blurs the edges by half its length: step to the raw edge
+    while j < mid and sim[j] < config.low:
+        j += 1
+    while k > mid and sim[k] < config.low:
+        k -= 1
+    a_start = (lo + j) * hop
+    a_end = (lo + k + 1) * hop
+    return Match(a_start=a_start, a_end=a_end, b_start=b0 + (a_start - m.a_start) * q, b_end=b0 + (a_end - m.a_start) * q,
+                 ratio=q, score=float(sim[j : k + 1].mean()))
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def coarse_matches(pa: Profile, pb: Profile, *, config: AlignConfig = AlignConfig(), same: bool = False) -> list[Match]:
+    """Runs of the coarse search over the ratio grid, duplicates across neighbouring diagonals and ratios removed.
+
+    ``same=True`` searches an episode against itself (repeats inside one episode); the
+    main diagonal and its neighbourhood are ignored.
+    """
+    h = pa.coarse_hop
+    fa = _central(pa.coarse)
+    n_steps = int(round(np.log(config.max_ratio) / np.log(1.0 + config.ratio_step)))
+    ratios = [1.0] if same else [(1.0 + config.ratio_step) ** k for k in range(-n_steps, n_steps + 1)]
+    found = []
+    for q in ratios:
+        zb = _warp(pb.coarse, q=q)
+        sim = fa @ zb.T
+        if same:
+            i, j = np.indices(sim.shape)
+            sim[np.abs(i - j) < int(config.min_match / h)] = -1.0
+        for s0, s1, d, mean in diagonal_runs(sim, smooth=int(round(config.smooth / h)), threshold=config.threshold,
+                                             min_len=int(round(config.min_match / h))):
+            found.append(Match(s0 * h, s1 * h, (s0 + d) * h * q, (s1 + d) * h * q, q, mean))
+    found.sort(key=lambda m: -m.score * m.length)
+    kept: list[Match] = []
+    for m in found:
+        dup = False
+        for k in kept:
+            oa = _overlap(m.a_start, m.a_end, k.a_start, k.a_end)
+            ob = _overlap(m.b_start, m.b_end, k.b_start, k.b_end)
+            if (abs(m.ratio - k.ratio) < 1e-9 and oa >= 0.5 * min(m.length, k.length)
+                    and ob >= 0.5 * min(m.b_end - m.b_start, k.b_end - k.b_start)):
+                dup = True
+                break
+        if not dup:
+            kept.append(m)
+    return kept
+
+
+def match_pair(pa: Profile, pb: Profile, *, config: AlignConfig = AlignConfig(), same: bool = False) -> list[Match]:
+    """Every region A shares with B, refined; sorted by A-start.
+
+    Parameters
+    ----------
+    pa, pb : Profile
+        The two episodes' profiles (see :func:`spectral_profile`).
+    config : AlignConfig
+    same : bool
+        ``pa`` and ``pb`` are the same episode: find repeats inside it.
+
+    Returns
+    -------
+    list of Match
+        A-side and B-side intervals in seconds with the ratio ``dB/dA`` and the
+        mean fine similarity (cosine, ≤ 1).
+    """
+    out = []
+    for m in coarse_matches(pa, pb, config=config, same=same):
+        r = refine(pa, pb, m, config=config)
+        out.append(r)
+        # a coarse run may hold two items back to back (a cue, then the theme at another speed)
+        for lo, hi in ((m.a_start, r.a_start), (r.a_end, m.a_end)):
+            if hi - lo >= config.min_match:
+                sub = Match(lo, hi, m.b_start + (lo - m.a_start) * m.ratio, m.b_start + (hi - m.a_start) * m.ratio,
+                            m.ratio, m.score)
+                out.append(refine(pa, pb, sub, config=config))
+    kept: list[Match] = []
+    for m in sorted(out, key=lambda m: -m.score * m.length):
+        if m.length < config.min_match or m.score < config.min_score:
+            continue
+        if any(_overlap(m.a_start, m.a_end, k.a_start, k.a_end) >= 0.5 * min(m.length, k.length)
+               and abs((m.b_start - m.a_start * m.ratio) - (k.b_start - k.a_start * k.ratio)) < 2.0 for k in kept):
+            continue
+        kept.append(m)
+    return sorted(kept, key=lambda m: m.a_start)

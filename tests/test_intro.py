@@ -1,0 +1,213 @@
+"""Intro detector, alignment and the chromaprint baseline on synthetic series made here."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy import signal
+
+from reviewer.aggregate import SegmentTable
+from reviewer.audio_io import Audio
+from reviewer.detect import align
+from reviewer.detect.intro import Episode, IntroConfig, IntroPrediction, detect_intros
+from reviewer.errors import ConfigError, ValidationError
+from reviewer.segments import make_segments
+
+SR = 8000
+
+
+def tune(rng: np.random.Generator, seconds: float, *, drums: bool = True) -> np.ndarray:
+    """A little melody (harmonic notes, 0.25 s each) over a kick on every beat."""
+    n = int(seconds * SR)
+    y = np.zeros(n, np.float32)
+    t = np.arange(int(0.25 * SR)) / SR
+    env = np.exp(-t * 6).astype(np.float32)
+    scale = np.array([0, 2, 3, 5, 7, 8, 10, 12, 14, 15])
+    for k, start in enumerate(range(0, n - t.size, t.size)):
+        f = 220.0 * 2 ** (scale[rng.integers(scale.size)] / 12)
+        note = sum(np.sin(2 * np.pi * f * h * t) / h for h in (1, 2, 3)) * env
+        bass = np.sin(2 * np.pi * 110.0 * 2 ** (scale[(k // 8) % 4] / 12) * t) * 0.5
+        y[start : start + t.size] += (note + bass).astype(np.float32)
+        if drums and k % 2 == 0:
+            y[start : start + 400] += (rng.standard_normal(400) * np.exp(-np.arange(400) / 60)).astype(np.float32)
+    return 0.1 * y / (np.sqrt(np.mean(y**2)) + 1e-9)
+
+
+def babble(rng: np.random.Generator, seconds: float) -> np.ndarray:
+    """Speech-like filler: syllables of noise through a random formant band with a random buzz pitch."""
+    n = int(seconds * SR)
+    y = np.zeros(n, np.float32)
+    step = int(0.22 * SR)
+    for at in range(0, n - step, step):
+        lo = rng.uniform(200, 1500)
+        b, a = signal.butter(2, [lo / (SR / 2), min(0.95, lo * rng.uniform(1.5, 3.0) / (SR / 2))], "band")
+        seg = signal.lfilter(b, a, rng.standard_normal(step))
+        f0 = rng.uniform(90, 260)
+        seg = seg / (seg.std() + 1e-9) + 0.5 * signal.sawtooth(2 * np.pi * f0 * np.arange(step) / SR)
+        y[at : at + step] = seg * np.hanning(step) * rng.uniform(0.2, 1.0)
+    return (0.05 * y).astype(np.float32)
+
+
+def speed(y: np.ndarray, s: float) -> np.ndarray:
+    fr = Fraction(s).limit_denominator(200)
+    return signal.resample_poly(y, fr.denominator, fr.numerator).astype(np.float32)
+
+
+def fade(y: np.ndarray, fin: float = 0.0, fout: float = 0.0) -> np.ndarray:
+    y = y.copy()
+    if fin:
+        y[: int(fin * SR)] *= np.linspace(0, 1, int(fin * SR))
+    if fout:
+        y[-int(fout * SR) :] *= np.linspace(1, 0, int(fout * SR))
+    return y
+
+
+def episode(rng, parts) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """Concatenate (kind, samples) parts; returns the audio and the span of the part named 'intro'."""
+    out, at, span = [], 0, None
+    for kind, y in parts:
+        if kind == "intro":
+            span = (at / SR, (at + y.size) / SR)
+        out.append(y)
+        at += y.size
+    y = np.concatenate(out)
+    return y + 0.003 * rng.standard_normal(y.size).astype(np.float32), span
+
+
+@pytest.fixture(scope="module")
+def series():
+    rng = np.random.default_rng(1)
+    theme = tune(np.random.default_rng(7), 24.0)
+    short = np.concatenate([theme[: 12 * SR], theme[18 * SR :]])  # a shortened cut
+    clip = tune(np.random.default_rng(8), 15.0, drums=False)  # scene music of episode 1, replayed in a recap
+    eps = [
+        episode(rng, [("s", babble(rng, 20)), ("intro", theme), ("s", babble(rng, 25)), ("m", clip), ("s", babble(rng, 20))]),
+        episode(rng, [("r", clip), ("s", babble(rng, 30)), ("intro", fade(theme * 0.4, 2.0, 2.0)), ("s", babble(rng, 40))]),
+        episode(rng, [("intro", speed(theme, 1.02)), ("s", babble(rng, 60))]),
+        episode(rng, [("s", babble(rng, 50)), ("intro", short), ("s", babble(rng, 30))]),
+        episode(rng, [("s", babble(rng, 45)), ("intro", speed(theme, 0.98) * 1.5), ("s", babble(rng, 30))]),
+        episode(rng, [("s", babble(rng, 90))]),  # no intro
+    ]
+    return eps
+
+
+def as_episodes(eps, series_name="S"):
+    return [Episode(f"e{k}", series_name, audio=Audio.from_array(y, SR)) for k, (y, _) in enumerate(eps)]
+
+
+@pytest.fixture(scope="module")
+def preds(series):
+    return detect_intros(as_episodes(series), config=IntroConfig())
+
+
+@pytest.mark.slow
+def test_theme_recovered_within_1s_across_variants(series, preds):
+    for k, ((y, span), p) in enumerate(zip(series, preds)):
+        if k == 3:
+            continue  # the shortened cut: see test_shortened_cut_end
+        if span is None:
+            assert p.start is None and p.end is None, p
+            continue
+        assert p.start is not None, p.key
+        assert abs(p.start - span[0]) <= 1.0 and abs(p.end - span[1]) <= 1.0, (p.key, span, p.start, p.end)
+    # the intro at 0 s (episode 2) and the recap (episode 1 opens with episode 0's scene music) are handled
+    assert preds[2].start <= 1.0
+    assert preds[1].start > 30.0
+    payload = preds[0].to_payload()
+    assert payload["method"] == "repetition" and payload["evidence"]["matches"]
+    assert {"other_key", "start", "end", "other_start", "other_end", "score"} <= set(payload["evidence"]["matches"][0])
+    json.dumps(payload)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="known: the ending piece of a shortened cut is not always chained to its head", strict=False)
+def test_shortened_cut_end(series, preds):
+    span, p = series[3][1], preds[3]
+    assert abs(p.start - span[0]) <= 1.0 and abs(p.end - span[1]) <= 1.0
+
+
+def test_match_pair_tolerates_speed_and_gain():
+    rng = np.random.default_rng(3)
+    theme = tune(np.random.default_rng(4), 20.0)
+    a = np.concatenate([babble(rng, 10), theme, babble(rng, 10)])
+    b = np.concatenate([babble(rng, 25), speed(theme, 1.03) * 0.3, babble(rng, 5)])
+    pa, pb = align.spectral_profile(a, SR), align.spectral_profile(b, SR)
+    ms = align.match_pair(pa, pb)
+    best = max(ms, key=lambda m: m.length)
+    assert abs(best.a_start - 10.0) < 1.0 and abs(best.a_end - 30.0) < 1.0
+    assert abs(best.b_start - 25.0) < 1.0 and abs(best.ratio - 1 / 1.03) < 0.01
+
+
+def test_single_episode_with_stub_scorer():
+    rng = np.random.default_rng(5)
+    y = np.concatenate([babble(rng, 10), tune(rng, 20), babble(rng, 30)])
+    seg = make_segments(y.size / SR, 3.0, 1.5)
+    n = len(seg)
+    table = SegmentTable(segments=seg, columns=("x",), values=np.zeros((n, 1), np.float32), groups={"x": ("x",)},
+                         missing=np.zeros((n, 1), bool), missing_reasons={"x": None})
+
+    class Stub:
+        task = "intro"
+        model_version = "stub-1"
+
+        def score(self, table):
+            mid = (np.asarray(table.segments.starts) + np.asarray(table.segments.ends)) / 2
+            return ((mid > 10) & (mid < 30)).astype(np.float32)
+
+    [p] = detect_intros([Episode("one", "solo", audio=Audio.from_array(y, SR), table=table)], config=IntroConfig(), scorer=Stub())
+    assert p.method == "scorer" and p.model_version == "stub-1"
+    assert abs(p.start - 10) <= 1.5 and abs(p.end - 30) <= 1.5
+    assert len(p.to_payload()["segment_scores"]) == n
+    [q] = detect_intros([Episode("one", "solo", audio=Audio.from_array(y, SR))], config=IntroConfig())
+    assert q.start is None and q.end is None and q.method == "none"
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValidationError, match="path or decoded audio"):
+        Episode("x", "s")
+    with pytest.raises(ConfigError, match="min_len"):
+        IntroConfig(min_len=50, max_len=20)
+    with pytest.raises(ValidationError, match="8000 Hz"):
+        align.spectral_profile(np.zeros(16000, np.float32), 16000)
+    assert IntroPrediction("k", None, None, 0.5, "none").unsure
+
+
+@pytest.mark.slow
+def test_predict_intros_cli(tmp_path, series):
+    from reviewer.cli import main
+
+    d = tmp_path / "lib" / "Show"
+    d.mkdir(parents=True)
+    for k in (0, 2, 5):
+        sf.write(d / f"ep{k}.wav", series[k][0], SR)
+    out = tmp_path / "out.json"
+    assert main(["predict-intros", str(tmp_path / "lib"), "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert set(res) == {"Show/ep0.wav", "Show/ep2.wav", "Show/ep5.wav"}
+    assert res["Show/ep5.wav"] is None
+    r = res["Show/ep0.wav"]
+    assert abs(r["intro_start"] - series[0][1][0]) <= 1.0 and abs(r["intro_end"] - series[0][1][1]) <= 1.0
+    assert 0 <= r["confidence"] <= 1
+
+
+def test_chromaprint_baseline_easy_case(tmp_path):
+    shutil = pytest.importorskip("shutil")
+    if shutil.which("fpcalc") is None:
+        pytest.skip("fpcalc not installed")
+    from reviewer.detect.baselines import chromaprint_intros
+
+    rng = np.random.default_rng(11)
+    theme = tune(np.random.default_rng(12), 25.0)
+    paths = []
+    for k, lead in enumerate((5.0, 20.0)):
+        y = np.concatenate([babble(rng, lead), theme, babble(rng, 20)])
+        p = tmp_path / f"e{k}.wav"
+        sf.write(p, y, SR)
+        paths.append((f"e{k}", "S", str(p)))
+    res = chromaprint_intros(paths)
+    assert abs(res["e0"][0] - 5.0) < 2.0 and abs(res["e0"][1] - 30.0) < 2.5
+    assert abs(res["e1"][0] - 20.0) < 2.0
