@@ -1,0 +1,371 @@
+"""Chorus and hook detector (seed 002): every chorus occurrence and the hook snippet of one song.
+
+The chain:
+
+1. frame tracks (chroma, MFCC, RMS, onset strength; 32 ms) pooled onto a
+   ``resolution`` grid (:func:`reviewer.detect.ssm.sync_frames`);
+2. key-shift-invariant self-similarity, time-lag repetitions and novelty
+   (:func:`reviewer.detect.ssm.analyse`);
+3. structural segmentations with several label counts
+   (:func:`reviewer.detect.ssm.spectral_structures`); every label that occurs at
+   least twice (occurrences ≥ ``min_repeat`` s) is a chorus *candidate*;
+4. candidates are ranked by a learned :class:`~reviewer.detect.ranker.HookRanker`
+   when given, else by :func:`~reviewer.detect.ranker.heuristic_score`; an
+   optional learned :class:`~reviewer.models.scorer.SegmentScorer` feeds the
+   ranking through the candidates' mean score;
+5. snippet = pre-chorus + chorus of the first occurrence (the seed's
+   hypothesis), ``snippet_len`` seconds; the whole track when shorter.
+
+Fallbacks (``fallback=True`` with a reason): when no section repeats, the
+snippet is the most energetic window of ``snippet_len`` seconds, weighted up
+where the novelty is high and kept out of the first and last 10 % of the track
+(a heuristic for through-composed pieces and genres without repetition, as the
+seed suggests); no chorus is claimed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from reviewer.audio_io import Audio
+from reviewer.detect import ssm
+from reviewer.detect.ranker import FEATURES, Candidate, HookRanker, candidate_features, heuristic_score
+from reviewer.errors import ValidationError
+from reviewer.features.base import FrameFeatures
+
+log = logging.getLogger(__name__)
+
+METHOD = "ssm-timelag+spectral"
+TRACKS_NEEDED: tuple[str, ...] = ("chroma", "mfcc", "rms", "onset")
+
+
+@dataclass(frozen=True)
+class HookConfig:
+    """Parameters of :func:`detect_hooks` (seconds unless said otherwise)."""
+
+    snippet_len: float = 30.0
+    min_repeat: float = 6.0
+    resolution: float = 0.5
+    smooth: float = 4.0
+    line_quantile: float = 0.9
+    chroma_weight: float = 0.75
+    key_shifts: bool = True
+    k_values: tuple[int, ...] = (3, 4, 5, 6)
+    min_section: float = 4.0
+    max_prechorus: float = 20.0
+    #: below this chroma similarity between occurrences (smoothed cosine, key-shift invariant) nothing "really" repeats
+    min_repeat_similarity: float = 0.6
+    segment_len: float = 3.0
+    segment_hop: float = 1.5
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        if self.snippet_len <= 0 or self.min_repeat <= 0 or self.resolution <= 0:
+            raise ValidationError(f"snippet_len, min_repeat and resolution must be positive seconds, got "
+                                  f"{self.snippet_len}, {self.min_repeat}, {self.resolution}")
+
+
+@dataclass(frozen=True)
+class SongFeatures:
+    """The frame tracks of one song, as :func:`detect_hooks` needs them.
+
+    Attributes
+    ----------
+    key : str
+    duration : float
+        Seconds.
+    tracks : dict of str to FrameFeatures
+        At least ``chroma`` (n, 12), ``mfcc`` (n, d), ``rms`` (n,), ``onset_strength`` (n,).
+    table : SegmentTable or None
+        Segment table for a learned scorer (built from the tracks when None).
+    """
+
+    key: str
+    duration: float
+    tracks: Mapping[str, FrameFeatures]
+    table: Any = None
+
+
+@dataclass(frozen=True)
+class HookPrediction:
+    """What the detector says about one song (times in seconds)."""
+
+    key: str
+    snippet: tuple[float, float]
+    chorus: list[tuple[float, float]]
+    prechorus: list[tuple[float, float]]
+    confidence: float
+    fallback: bool
+    fallback_reason: str | None
+    method: str
+    model_version: str
+    segment_times: list[tuple[float, float]]
+    segment_scores: list[float]
+    evidence: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_payload(self) -> dict:
+        """The ``Prediction.payload`` of task ``"hook"`` (docs/ARCHITECTURE.md)."""
+        r = lambda iv: [round(float(iv[0]), 3), round(float(iv[1]), 3)]  # noqa: E731
+        return {
+            "method": self.method,
+            "model_version": self.model_version,
+            "chorus": [r(c) for c in self.chorus],
+            "prechorus": [r(c) for c in self.prechorus],
+            "fallback": bool(self.fallback),
+            "fallback_reason": self.fallback_reason,
+            "segment_times": [r(t) for t in self.segment_times],
+            "segment_scores": [round(float(s), 4) for s in self.segment_scores],
+            "evidence": self.evidence,
+        }
+
+
+def load_song(source: str | Path | Audio, *, key: str | None = None, sample_rate: int = 16000, cache: Any = None) -> SongFeatures:
+    """Decode a media file (or take decoded audio) and extract the tracks the detector needs.
+
+    Raises
+    ------
+    InvalidMediaError
+        when the file cannot be decoded.
+    """
+    from reviewer.config import AudioConfig, FeaturesConfig
+    from reviewer.features.run import extract_tracks
+
+    res = extract_tracks(source, audio_config=AudioConfig(sample_rate=sample_rate), features_config=FeaturesConfig(),
+                         settings=None, cache=cache, names=TRACKS_NEEDED)
+    name = key if key is not None else (str(source) if not isinstance(source, Audio) else (source.source or "<array>"))
+    return SongFeatures(key=name, duration=float(res.duration), tracks=res.tracks)
+
+
+def _grid_track(song: SongFeatures, name: str, grid_res: float) -> np.ndarray:
+    tr = song.tracks.get(name)
+    if tr is None or tr.is_missing:
+        raise ValidationError(f"song {song.key!r} lacks the {name!r} track the hook detector needs")
+    return ssm.sync_frames(tr.times, tr.values, duration=song.duration, resolution=grid_res)[1]
+
+
+def _split_multiples(occ: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Cut an occurrence about j× (j ≥ 2) the typical length into j equal parts (back-to-back choruses)."""
+    if len(occ) < 2:
+        return occ
+    typical = float(np.median([e - s for s, e in occ]))
+    out = []
+    for s, e in occ:
+        j = int(round((e - s) / typical))
+        if j >= 2 and abs((e - s) / j - typical) < 0.25 * typical:
+            out.extend((s + i * (e - s) / j, s + (i + 1) * (e - s) / j) for i in range(j))
+        else:
+            out.append((s, e))
+    return out
+
+
+def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, duration: float) -> list[Candidate]:
+    seen: set[tuple[int, ...]] = set()
+    out = []
+    for st in structures:
+        secs = st.sections
+        for lab in sorted({s[2] for s in secs}):
+            idx = [i for i, s in enumerate(secs) if s[2] == lab and s[1] - s[0] >= config.min_repeat]
+            if len(idx) < 2:
+                continue
+            occ = _split_multiples([(secs[i][0], secs[i][1]) for i in idx])
+            sig = tuple(int(round(s / 2.0)) for s, _ in occ)
+            if sig in seen:
+                continue
+            seen.add(sig)
+            prev = [secs[i - 1] for i in idx if i > 0]
+            pre: list[tuple[float, float]] = []
+            if prev:
+                labs = [p[2] for p in prev]
+                common = max(set(labs), key=labs.count)
+                if labs.count(common) >= 2 and common != lab:
+                    pre = [(p[0], p[1]) for p in prev if p[2] == common and p[1] - p[0] <= config.max_prechorus]
+                    if len(pre) < 2:
+                        pre = []
+            out.append(Candidate(occurrences=occ, prechorus=pre, k=st.k))
+    return out
+
+
+def _segments_scores(duration: float, chorus, prechorus, rms_grid: np.ndarray, grid_res: float, config: HookConfig,
+                     scorer_seg: np.ndarray | None) -> tuple[list[tuple[float, float]], list[float]]:
+    from reviewer.segments import make_segments
+
+    segs = make_segments(duration, config.segment_len, min(config.segment_hop, config.segment_len))
+    r = rms_grid.ravel()
+    rn = (r - r.min()) / (np.ptp(r) + 1e-9)
+    scores = []
+    for s, e in zip(segs.starts, segs.ends):
+        def cover(ivs):
+            return sum(max(0.0, min(e, b) - max(s, a)) for a, b in ivs) / max(e - s, 1e-9)
+        i0, i1 = int(s / grid_res), max(int(s / grid_res) + 1, int(np.ceil(e / grid_res)))
+        val = 0.6 * min(1.0, cover(chorus)) + 0.25 * min(1.0, cover(prechorus)) + 0.15 * float(np.mean(rn[i0:i1]))
+        scores.append(val)
+    sc = np.clip(np.asarray(scores), 0.0, 1.0)
+    if scorer_seg is not None and scorer_seg.shape[0] == sc.shape[0]:
+        sc = 0.5 * sc + 0.5 * np.clip(np.nan_to_num(scorer_seg, nan=0.0), 0.0, 1.0)
+    return [(float(a), float(b)) for a, b in zip(segs.starts, segs.ends)], [float(x) for x in sc]
+
+
+def _fallback_window(duration: float, rms_grid: np.ndarray, nov: np.ndarray, grid_res: float, length: float) -> tuple[float, float]:
+    """Most energetic window of ``length`` s (novelty-weighted), away from the first/last 10 %."""
+    n = max(1, int(round(length / grid_res)))
+    e = rms_grid.ravel() * (1.0 + 0.5 * nov)
+    if e.size <= n:
+        return 0.0, duration
+    csum = np.concatenate([[0.0], np.cumsum(e)])
+    win = (csum[n:] - csum[:-n]) / n
+    starts = np.arange(win.size) * grid_res
+    ok = (starts >= 0.1 * duration) & (starts + length <= 0.9 * duration + 1e-9)
+    if not ok.any():
+        ok[:] = True
+    i = int(np.flatnonzero(ok)[np.argmax(win[ok])])
+    s = float(starts[i])
+    return s, min(duration, s + length)
+
+
+def _snippet(start: float, duration: float, length: float) -> tuple[float, float]:
+    if duration <= length:
+        return 0.0, float(duration)
+    s = min(max(0.0, start), duration - length)
+    return float(s), float(s + length)
+
+
+def _scorer_curves(song: SongFeatures, scorer: Any, grid: np.ndarray, grid_res: float, config: HookConfig):
+    """(grid curve (m,), per-segment scores) of a learned scorer, or (None, None)."""
+    if scorer is None:
+        return None, None
+    from reviewer.aggregate import aggregate
+    from reviewer.segments import make_segments
+
+    table = song.table
+    if table is None:
+        table = aggregate(song.tracks, make_segments(song.duration, config.segment_len, min(config.segment_hop, config.segment_len)))
+    p = np.asarray(scorer.score(table), dtype=np.float64).ravel()
+    if p.shape[0] != len(table.segments):
+        raise ValidationError(f"scorer returned {p.shape[0]} scores for {len(table.segments)} segments")
+    mids = 0.5 * (table.segments.starts + table.segments.ends)
+    curve = np.interp(grid + 0.5 * grid_res, mids, np.nan_to_num(p, nan=0.0))
+    return curve, p
+
+
+@dataclass(frozen=True)
+class SongAnalysis:
+    """Intermediate results of one song: the SSM analysis, grid tracks and the chorus candidates with features."""
+
+    song: SongFeatures
+    analysis: ssm.SsmAnalysis
+    rms: np.ndarray
+    candidates: list[Candidate]
+    features: np.ndarray
+    scorer_segments: np.ndarray | None
+
+
+def analyse_song(song: SongFeatures | str | Path | Audio, *, config: HookConfig = HookConfig(), scorer: Any = None) -> SongAnalysis:
+    """Self-similarity analysis, structures and chorus candidates (with :data:`~reviewer.detect.ranker.FEATURES`).
+
+    This is what the ranker is trained on (:func:`reviewer.detect.ranker.train_ranker`).
+    """
+    if not isinstance(song, SongFeatures):
+        song = load_song(song)
+    dur, res = float(song.duration), config.resolution
+    if dur <= 0:
+        raise ValidationError(f"song {song.key!r} has no audio (duration {dur})")
+    grid = np.arange(max(1, int(np.ceil(dur / res - 1e-9)))) * res
+    chroma, mfcc = _grid_track(song, "chroma", res), _grid_track(song, "mfcc", res)
+    rms, onset = _grid_track(song, "rms", res).ravel(), _grid_track(song, "onset_strength", res).ravel()
+    an = ssm.analyse(chroma, mfcc, resolution=res, smooth=config.smooth, min_len=config.min_repeat,
+                     min_lag=config.min_repeat, quantile=config.line_quantile, chroma_weight=config.chroma_weight,
+                     key_shifts=config.key_shifts)
+    structures = ssm.spectral_structures(an.affinity, mfcc, resolution=res, k_values=config.k_values,
+                                         min_section=config.min_section, random_state=config.random_state)
+    curve, seg_p = _scorer_curves(song, scorer, grid, res, config)
+    cands = _candidates(structures, config=config, duration=dur)
+    feats = []
+    for c in cands:
+        st = next(s for s in structures if s.k == c.k)
+        lab_rms = [float(np.mean(rms[st.labels == lab])) for lab in np.unique(st.labels)]
+        feats.append(candidate_features(c.occurrences, c.prechorus, k=c.k, duration=dur, grid=grid, rms=rms,
+                                        onset=onset, affinity=an.chroma, shifts=an.shifts, novelty=an.novelty,
+                                        label_rms=lab_rms, scorer_curve=curve))
+    F = np.vstack(feats) if feats else np.zeros((0, len(FEATURES)))
+    return SongAnalysis(song=song, analysis=an, rms=rms, candidates=cands, features=F, scorer_segments=seg_p)
+
+
+def detect_hooks(song: SongFeatures | str | Path | Audio, *, config: HookConfig = HookConfig(), scorer: Any = None,
+                 ranker: HookRanker | None = None) -> HookPrediction:
+    """Chorus occurrences, pre-choruses, the hook snippet and per-segment interest of one song.
+
+    Parameters
+    ----------
+    song : SongFeatures, path or Audio
+        Tracks (see :func:`load_song`), or media to extract them from.
+    config : HookConfig
+    scorer : SegmentScorer or None
+        Any object with ``score(table) -> (N,)`` probabilities (task chorus/interest)
+        and a ``model_version``; blended into the candidate ranking and the segment scores.
+    ranker : HookRanker or None
+        Learned candidate ranking (:func:`reviewer.detect.ranker.load_ranker`); the
+        heuristic ranking when None.
+
+    Returns
+    -------
+    HookPrediction
+    """
+    t0 = time.perf_counter()
+    sa = analyse_song(song, config=config, scorer=scorer)
+    song, an, rms, cands, seg_p = sa.song, sa.analysis, sa.rms, sa.candidates, sa.scorer_segments
+    dur, res = float(song.duration), config.resolution
+    versions = [METHOD] + ([ranker.model_version] if ranker is not None else ["heuristic"])
+    if scorer is not None:
+        versions.append(str(getattr(scorer, "model_version", "scorer")))
+    chorus: list[tuple[float, float]] = []
+    pre: list[tuple[float, float]] = []
+    fallback, reason = False, None
+    F = sa.features
+    if cands and float(np.max(F[:, FEATURES.index("rep_strength")])) < config.min_repeat_similarity:
+        cands = []
+    if cands:
+        scores = ranker.score(F) if ranker is not None else heuristic_score(F)
+        best = int(np.argmax(scores))
+        best_rep = float(F[best, FEATURES.index("rep_strength")])
+        chorus, pre = cands[best].occurrences, cands[best].prechorus
+        if ranker is not None:
+            conf = float(np.clip(scores[best], 0.05, 0.99))
+        else:
+            z = np.exp(scores - scores.max())
+            conf = float(np.clip(0.3 + 0.7 * (1.0 / z.sum()) ** 0.5, 0.05, 0.99))
+        first = chorus[0]
+        pre_first = [p for p in pre if abs(p[1] - first[0]) <= 2 * res]
+        start = pre_first[0][0] if pre_first else first[0]
+        snippet = _snippet(start, dur, config.snippet_len)
+    else:
+        fallback = True
+        reason = (f"no section of ≥ {config.min_repeat:g} s repeats (chroma similarity < {config.min_repeat_similarity:g}): "
+                  "most energetic novel window (heuristic)")
+        snippet = _fallback_window(dur, rms, an.novelty, res, config.snippet_len) if dur > config.snippet_len else (0.0, dur)
+        conf = 0.2
+    if dur <= config.snippet_len:
+        snippet = (0.0, dur)
+        if not chorus:
+            reason = "track shorter than the snippet: whole track"
+            fallback, conf = False, 0.5
+    seg_times, seg_scores = _segments_scores(dur, chorus, pre, rms, res, config, seg_p)
+    evidence = {
+        "best_rep": round(best_rep, 4) if cands else None,
+        "ssm": an.downsampled(max_size=200),
+        "repetitions": [r.to_dict() for r in an.repetitions[:50]],
+        "candidates": [{"chorus": [[round(a, 3), round(b, 3)] for a, b in c.occurrences], "k": c.k,
+                        "score": round(float(s), 4)} for c, s in zip(cands, scores)][:30] if cands else [],
+    }
+    return HookPrediction(
+        key=song.key, snippet=(round(snippet[0], 3), round(snippet[1], 3)), chorus=chorus, prechorus=pre,
+        confidence=round(conf, 4), fallback=fallback, fallback_reason=reason, method=METHOD,
+        model_version="+".join(versions), segment_times=seg_times, segment_scores=seg_scores, evidence=evidence,
+        seconds=time.perf_counter() - t0,
+    )
