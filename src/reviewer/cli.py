@@ -210,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-q", "--quiet", action="store_true")
     sp.set_defaults(fn=cmd_demo)
     __import__("reviewer.cli_detect_intro", fromlist=["register"]).register(sub)
+    __import__("reviewer.cli_detect_hooks", fromlist=["register"]).register(sub)
     __import__("reviewer.cli_train", fromlist=["register"]).register(sub)
     return p
 
