@@ -107,3 +107,4 @@ __all__ = [
 from reviewer.store.summary import label_progress  # noqa: E402,F401
 from reviewer.store.review_queries import REVIEW_STATES, heads_for_items, latest_predictions, review_candidates, reviewed_item_ids, series_and_artists  # noqa: E402,F401
 from reviewer.store.ratings import SNIPPET_TASKS, add_preference, add_rating, get_prediction, list_preferences, list_ratings, newest_predictions, predictions_by_id, rating_summary, snippet_predictions  # noqa: E402,F401
+from reviewer.store.users import add_user, get_user, get_user_by_name, list_users, set_password_hash, set_user_role, set_user_suspended, validate_user_name; from reviewer.store.crowd import add_answer, add_crowd_task, add_pool, answered_task_ids, disliked_genres, get_answer, get_crowd_task, get_pool, list_crowd_tasks, list_pools, list_skills, pool_answers, task_candidates, update_crowd_task, upsert_skill, user_answers  # noqa: E402,F401,E702
