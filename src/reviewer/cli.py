@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("reviewer.cli_detect_hooks", fromlist=["register"]).register(sub)
     __import__("reviewer.cli_train", fromlist=["register"]).register(sub)
     __import__("reviewer.cli_data", fromlist=["register"]).register(sub)
+    __import__("reviewer.cli_predict", fromlist=["register"]).register(sub)
     return p
 
 
