@@ -26,6 +26,21 @@ def synth_music(duration: float, sr: int = 22050, *, seed: int = 0) -> np.ndarra
     return (y * np.clip(t / 0.5, 0, 1)).astype(np.float32)
 
 
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """AppTest leaves a page script as ``sys.modules["__main__"]``; spawned workers would re-run it.
+
+    Regression: the spawn pool of tests/test_store_concurrency.py respawned dying
+    workers forever after the page tests had run.
+    """
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
 @pytest.fixture
 def wav_file(tmp_path: Path):
     """Factory: write synthetic audio to a file and return its path."""

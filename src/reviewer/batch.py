@@ -14,7 +14,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import datetime as dt
 import logging
-import multiprocessing as mp
 import os
 import time
 import traceback
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
 from reviewer.config import PipelineConfig
+from reviewer.parallel import neutral_main, spawn_executor
 from reviewer.errors import ReviewerError
 from reviewer.pipeline import extract_digest, extract_item
 from reviewer.settings import Settings
@@ -170,9 +170,9 @@ def run_extract_batch(
             for task in todo:
                 record(extract_task(task, cdict, settings))
         else:
-            ctx = mp.get_context("spawn")
-            with cf.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
-                futs = {pool.submit(extract_task, t, cdict, settings): t for t in todo}
+            with spawn_executor(n_workers) as pool:
+                with neutral_main():  # workers start on submit; see reviewer.parallel
+                    futs = {pool.submit(extract_task, t, cdict, settings): t for t in todo}
                 try:
                     for fut in cf.as_completed(futs):
                         t = futs[fut]
