@@ -39,6 +39,27 @@ def cmd_train_ranker(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_bootstrap(args, settings: Settings) -> int:
+    """Default models for a fresh library: train the intro scorer when none is active, then predict."""
+    from reviewer import store
+    from reviewer.services.predict import predict_hooks, predict_intros
+    from reviewer.services.training import train_task
+
+    engine = _engine(settings)
+    with store.session_scope(engine) as s:
+        active = store.active_model_version(session=s, task="intro")
+    if active is None:
+        summ = train_task("intro", engine=engine, settings=settings, activate=True)
+        n = int(summ.test_metrics.get("n_items", 0))
+        print(f"trained the default intro scorer {summ.version}; held-out ({n} item(s)): "
+              + ", ".join(f"{k}={v:.3f}" for k, v in summ.test_metrics.items() if isinstance(v, float)))
+    else:
+        print(f"intro scorer {active.name} {active.version} is active")
+    for r in (predict_intros(engine=engine, settings=settings), predict_hooks(engine=engine, settings=settings)):
+        print(f"{r['task']}: {r['predicted']} predicted, {r['skipped']} already predicted ({r['seconds']:.1f} s)")
+    return 0
+
+
 def register(sub) -> None:
     sp = sub.add_parser("predict", help="run the intro / hook detectors over the library and store predictions")
     sp.add_argument("--task", choices=["intro", "hook", "all"], default="all")
@@ -47,3 +68,5 @@ def register(sub) -> None:
     sp = sub.add_parser("train-hook-ranker", help="train the chorus-candidate ranker on train-split songs")
     sp.add_argument("--kind", choices=["gbm", "ridge"], default="gbm")
     sp.set_defaults(fn=cmd_train_ranker)
+    sp = sub.add_parser("bootstrap", help="train the default intro scorer if none is active, then predict everything")
+    sp.set_defaults(fn=cmd_bootstrap)
