@@ -107,3 +107,77 @@ LISTEN_KEYS = (
     LISTEN_NEXT, LISTEN_FORM, LISTEN_AB_FORM, LISTEN_AB_SKIP,
 )
 ALL_KEYS = ALL_KEYS + LISTEN_KEYS
+
+# --- Crowd (pages/4_Crowd.py) and Datasets & models (pages/5_Datasets_and_models.py) ---
+AUTH_USER_ID = "auth.user_id"  # int: the logged-in account (with name and role below; never the password)
+AUTH_USER_NAME = "auth.user_name"
+AUTH_USER_ROLE = "auth.user_role"
+AUTH_NAME = "auth.name"  # login form: name
+AUTH_PASSWORD = "auth.password"  # login form: password (a widget value, cleared by the form)
+AUTH_FORM = "auth.form"
+AUTH_LOGOUT = "auth.logout"
+
+CROWD_POOL = "crowd.pool_id"  # int: the pool the annotator works in (0 = any)
+CROWD_TASK = "crowd.task_id"  # int: the task on screen
+CROWD_SHOWN_AT = "crowd.shown_at"  # float epoch seconds: when the task was opened (listening time)
+CROWD_START = "crowd.start"  # float seconds: the region being chosen
+CROWD_END = "crowd.end"
+CROWD_LAST_BOX = "crowd.last_box"  # "start:end" of the last applied drag selection
+CROWD_WAVE_CHART = "crowd.wave_chart"
+CROWD_PLAYER = "crowd.player"
+CROWD_PLAYHEAD = "crowd.playhead"  # float seconds (from the player or typed)
+CROWD_MARK_START = "crowd.mark_start"  # button: start = play head
+CROWD_MARK_END = "crowd.mark_end"
+CROWD_SUBMIT = "crowd.submit"
+CROWD_SKIP_REASON = "crowd.skip_reason"
+CROWD_SKIP = "crowd.skip"
+CROWD_FLASH = "crowd.flash"  # (level, message) shown once after a rerun
+CROWD_ADMIN_POOL = "crowd.admin_pool_id"  # int: pool in the reviewer view
+CROWD_METHOD = "crowd.method"  # aggregation method: mv / em / rasa
+CROWD_AGGREGATE = "crowd.aggregate"  # button
+CROWD_THRESHOLD = "crowd.threshold"  # disagreement threshold (mean IoU)
+CROWD_REPORT_TASK = "crowd.report_task_id"  # int: task whose answers a reviewer inspects
+
+DATA_SECTION = "data.section"  # which part of the page is shown
+DATA_TASK = "data.task"  # training task: intro / chorus / interest
+DATA_INCLUDE_TRUTH = "data.include_truth"
+DATA_MIN_AGREEMENT = "data.min_agreement"
+DATA_BUILD = "data.build"  # button
+DATA_KINDS = "data.kinds"
+DATA_SOURCES = "data.sources"
+DATA_LABEL_KINDS = "data.label_kinds"
+DATA_SERIES = "data.series"
+DATA_EXPORT_MIN_AGREEMENT = "data.export_min_agreement"
+DATA_SPLIT = "data.split"
+DATA_TEST_FRACTION = "data.test_fraction"
+DATA_CUTOFF = "data.cutoff"
+DATA_FORMATS = "data.formats"
+DATA_CLIPS = "data.clips"
+DATA_EXPORT_FORM = "data.export_form"
+DATA_LAST_EXPORT = "data.last_export"  # str: folder of the last export (shown with its manifest)
+DATA_UPLOAD = "data.upload"
+DATA_IMPORT_FMT = "data.import_fmt"
+DATA_IMPORT = "data.import"  # button
+DATA_TRAIN_TASK = "data.train_task"
+DATA_EPOCHS = "data.epochs"
+DATA_TRAIN = "data.train"  # button
+DATA_JOB = "data.job_id"  # str: the background job being watched
+DATA_CANDIDATE = "data.candidate_id"  # int: model version compared with the active one
+DATA_PROMOTE = "data.promote"
+DATA_REPREDICT = "data.repredict"
+DATA_FLASH = "data.flash"
+DATA_STUB_COMMAND = "data.stub_command"  # tuple of str: tests only — run this instead of `reviewer train`
+
+CROWD_KEYS = (
+    AUTH_USER_ID, AUTH_USER_NAME, AUTH_USER_ROLE, AUTH_NAME, AUTH_PASSWORD, AUTH_FORM, AUTH_LOGOUT,
+    CROWD_POOL, CROWD_TASK, CROWD_SHOWN_AT, CROWD_START, CROWD_END, CROWD_LAST_BOX, CROWD_WAVE_CHART, CROWD_PLAYER,
+    CROWD_PLAYHEAD, CROWD_MARK_START, CROWD_MARK_END, CROWD_SUBMIT, CROWD_SKIP_REASON, CROWD_SKIP, CROWD_FLASH,
+    CROWD_ADMIN_POOL, CROWD_METHOD, CROWD_AGGREGATE, CROWD_THRESHOLD, CROWD_REPORT_TASK,
+)
+DATA_KEYS = (
+    DATA_SECTION, DATA_TASK, DATA_INCLUDE_TRUTH, DATA_MIN_AGREEMENT, DATA_BUILD, DATA_KINDS, DATA_SOURCES, DATA_LABEL_KINDS,
+    DATA_SERIES, DATA_EXPORT_MIN_AGREEMENT, DATA_SPLIT, DATA_TEST_FRACTION, DATA_CUTOFF, DATA_FORMATS, DATA_CLIPS,
+    DATA_EXPORT_FORM, DATA_LAST_EXPORT, DATA_UPLOAD, DATA_IMPORT_FMT, DATA_IMPORT, DATA_TRAIN_TASK, DATA_EPOCHS,
+    DATA_TRAIN, DATA_JOB, DATA_CANDIDATE, DATA_PROMOTE, DATA_REPREDICT, DATA_FLASH, DATA_STUB_COMMAND,
+)
+ALL_KEYS = ALL_KEYS + CROWD_KEYS + DATA_KEYS
