@@ -211,3 +211,53 @@ def test_chromaprint_baseline_easy_case(tmp_path):
     res = chromaprint_intros(paths)
     assert abs(res["e0"][0] - 5.0) < 2.0 and abs(res["e0"][1] - 30.0) < 2.5
     assert abs(res["e1"][0] - 20.0) < 2.0
+
+
+def test_vote_prefilter_finds_the_shared_diagonal():
+    """The (offset, ratio) vote keeps the diagonal of a shared run among its few candidates."""
+    from reviewer.detect import fingerprint
+
+    rng = np.random.default_rng(3)
+    sim = rng.uniform(-0.3, 0.45, size=(200, 240)).astype(np.float32)
+    idx = np.arange(40, 90)
+    sim[idx, idx + 17] = 0.9  # a 50-frame run on offset +17
+    ds = fingerprint.voted_diagonals(sim, threshold=0.5, top=4)
+    assert 17 in ds and len(ds) <= 12
+    runs = fingerprint.runs_on_diagonals(sim, ds, smooth=8, threshold=0.5, min_len=12)
+    best = max(runs, key=lambda r: r[1] - r[0])
+    assert best[2] == 17 and abs(best[0] - 40) <= 4 and abs(best[1] - 90) <= 4
+    assert fingerprint.voted_diagonals(np.zeros((0, 5), np.float32), threshold=0.5, top=4).size == 0
+
+
+def test_profile_representations_are_computed_once():
+    rng = np.random.default_rng(5)
+    p = align.spectral_profile(tune(rng, 20.0), SR)
+    align.coarse_matches(p, p, same=True)
+    n = len(p.cache)
+    align.coarse_matches(p, p, same=True)
+    assert n > 0 and len(p.cache) == n
+
+
+def test_self_similar_halves_of_a_theme_are_not_a_recurring_cue():
+    """Regression: two halves of one theme matched to each other made it "recur 2× per episode"."""
+    from reviewer.detect.intro import _Node, _occurrences
+
+    nodes = [_Node(0, (142.5, 154.1)), _Node(0, (152.1, 167.6)), _Node(1, (72.0, 96.0))]
+    assert _occurrences(nodes, [nd.a for nd in nodes]) == 2
+    apart = [_Node(0, (10.0, 25.0)), _Node(0, (80.0, 95.0))]
+    assert _occurrences(apart, [nd.a for nd in apart]) == 2
+
+
+def test_faded_end_is_carried_over_from_siblings():
+    """A copy whose matches all stop 2 s early (fade, dialogue) takes the end its siblings agree on."""
+    from reviewer.detect.intro import _carry_boundaries, _Item, _Link, _Node
+
+    # episode 0's theme 10–38 s is cut at 36 s in every match; episodes 1 and 2 end cleanly at 30 s
+    l01 = _Link(0, 1, (10.0, 36.0), (2.0, 28.0), 0.9)
+    l02 = _Link(0, 2, (10.0, 36.0), (52.0, 78.0), 0.9)
+    l12 = _Link(1, 2, (2.0, 30.0), (52.0, 80.0), 0.9)
+    nodes = [_Node(0, (10.0, 36.0), [(l01, 0), (l02, 0)]), _Node(1, (2.0, 30.0), [(l01, 1), (l12, 0)]),
+             _Node(2, (52.0, 80.0), [(l02, 1), (l12, 1)])]
+    out = _carry_boundaries(_Item(nodes), [], [200.0, 200.0, 200.0])
+    assert out[0] == pytest.approx((10.0, 38.0))
+    assert out[1] == pytest.approx((2.0, 30.0))

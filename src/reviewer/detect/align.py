@@ -22,7 +22,7 @@ Times are seconds from the start of each episode.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -62,6 +62,13 @@ class Profile:
     level_db: np.ndarray
     flux: np.ndarray
     duration: float
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def derived(self, key, make):
+        """A representation derived from this profile, computed once (per episode, not per pair)."""
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
 
     @property
     def hop(self) -> float:
@@ -150,7 +157,9 @@ def spectral_profile(y: np.ndarray, sr: int) -> Profile:
     n = 1 + (y.size - N_FFT) // HOP
     frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP][:n]
     win = np.hanning(N_FFT).astype(np.float32)
-    spec = np.abs(np.fft.rfft(frames * win, axis=1)).astype(np.float32) ** 2
+    import scipy.fft
+
+    spec = np.abs(scipy.fft.rfft(frames * win, axis=1)) ** 2  # float32 in, complex64 out
     bands = spec @ _FB.T  # (n, K)
     total = spec.sum(axis=1)
     level_db = (10.0 * np.log10(total / N_FFT + 1e-10)).astype(np.float32)
@@ -270,6 +279,10 @@ class AlignConfig:
         How far the fine walk may extend a coarse run at each end.
     min_score : float
         Minimum mean fine similarity of a refined match.
+    candidates : int
+        Diagonals per speed ratio kept by the vote of the coarse pre-filter (each with its two neighbours).
+    refine_frames : int
+        Fine frames (spread over the match) used by the offset/ratio search of :func:`refine`.
     """
 
     max_ratio: float = 1.07
@@ -280,26 +293,40 @@ class AlignConfig:
     low: float = 0.3
     max_extend: float = 8.0
     min_score: float = 0.7
+    candidates: int = 16
+    refine_frames: int = 300
 
 
-def _sample(x: np.ndarray, pos: np.ndarray, *, q: float) -> np.ndarray:
-    """Frames of ``x`` at fractional positions ``pos`` (frames), bands shifted for ratio ``q``; NaN-free.
+def _shifted(p: Profile, q: float) -> np.ndarray:
+    """``p.fine`` with its bands shifted for ratio ``q`` (central bands, rows normalised); cached per episode."""
 
-    Returns (len(pos), K - 2·MARGIN), rows normalised; rows outside ``x`` are zero.
+    def make() -> np.ndarray:
+        x = p.fine
+        k = x.shape[1]
+        src = np.arange(MARGIN, k - MARGIN) - BPO * np.log2(q)
+        j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
+        j1 = np.clip(j0 + 1, 0, k - 1)
+        v = (src - j0).astype(np.float32)
+        return _normalise(x[:, j0] * (1 - v) + x[:, j1] * v)
+
+    return p.derived(("shift", round(q, 6)), make)
+
+
+def _sample(p: Profile, pos: np.ndarray, *, q: float) -> np.ndarray:
+    """Fine frames of ``p`` at fractional positions ``pos`` (frames), bands shifted for ratio ``q``; NaN-free.
+
+    Returns (len(pos), K - 2·MARGIN), rows centred and normalised; rows outside ``p`` are zero.
     """
-    n, k = x.shape
+    x = _shifted(p, q)
+    n = x.shape[0]
     inside = (pos >= 0) & (pos <= n - 1)
-    p = np.clip(pos, 0, n - 1)
-    i0 = np.floor(p).astype(int)
+    pc = np.clip(pos, 0, n - 1)
+    i0 = np.floor(pc).astype(int)
     i1 = np.minimum(i0 + 1, n - 1)
-    w = (p - i0)[:, None].astype(np.float32)
-    z = x[i0] * (1 - w) + x[i1] * w
-    src = np.arange(MARGIN, k - MARGIN) - BPO * np.log2(q)
-    j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
-    j1 = np.clip(j0 + 1, 0, k - 1)
-    v = (src - j0).astype(np.float32)
-    out = _normalise(z[:, j0] * (1 - v) + z[:, j1] * v)
-    out[~inside] = 0.0
+    w = (pc - i0)[:, None].astype(np.float32)
+    out = x[i0] * (1 - w) + x[i1] * w  # rows of x are centred, so their blends are too: only rescale
+    norm = np.sqrt(np.einsum("ij,ij->i", out, out))
+    out *= (inside / np.maximum(norm, 1e-6)).astype(np.float32)[:, None]
     return out
 
 
@@ -321,17 +348,19 @@ def refine(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = AlignCon
     seconds beyond the coarse run (a faded or talked-over end still matches weakly).
     """
     hop = pa.hop
-    fa = _central(pa.fine)
+    fa = pa.derived("central_fine", lambda: _central(pa.fine))
     i0, i1 = int(m.a_start / hop), max(int(m.a_start / hop) + 2, int(m.a_end / hop))
     core = np.arange(i0, min(i1, fa.shape[0]))
     if core.size < 4:
         return m
+    # the offset/ratio search needs the span, not every frame: at most ~config.refine_frames of them
+    core = core[:: max(1, core.size // config.refine_frames)]
     best = (-2.0, m.ratio, 0.0)
     offs = np.arange(-10, 11)
     for dq in (-0.01, -0.005, 0.0, 0.005, 0.01):
         q = m.ratio + dq
         base = (m.b_start + (core * hop - m.a_start) * q) / hop
-        zb = _sample(pb.fine, (base[None, :] + offs[:, None]).ravel(), q=q).reshape(offs.size, core.size, -1)
+        zb = _sample(pb, (base[None, :] + offs[:, None]).ravel(), q=q).reshape(offs.size, core.size, -1)
         s = np.einsum("ij,oij->o", fa[core], zb) / core.size
         o = int(np.argmax(s))
         if s[o] > best[0]:
@@ -343,7 +372,7 @@ def refine(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = AlignCon
     hi = min(fa.shape[0], i1 + ext)
     idx = np.arange(lo, hi)
     pos = (b0 + (idx * hop - m.a_start) * q) / hop
-    zb = _sample(pb.fine, pos, q=q)
+    zb = _sample(pb, pos, q=q)
     sim = np.einsum("ij,ij->i", fa[idx], zb)
     sim[(pos < 0) | (pos > pb.fine.shape[0] - 1)] = -1.0
     sm = _moving(sim, int(round(0.5 / hop)))
@@ -373,22 +402,31 @@ def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
 def coarse_matches(pa: Profile, pb: Profile, *, config: AlignConfig = AlignConfig(), same: bool = False) -> list[Match]:
     """Runs of the coarse search over the ratio grid, duplicates across neighbouring diagonals and ratios removed.
 
-    ``same=True`` searches an episode against itself (repeats inside one episode); the
-    main diagonal and its neighbourhood are ignored.
+    Each episode's central and ratio-warped coarse profiles are computed once
+    (cached on the :class:`Profile`); per ratio the cells above the threshold vote
+    on the offset (:func:`reviewer.detect.fingerprint.voted_diagonals`) and only the
+    best-voted diagonals are searched for runs. ``same=True`` searches an episode
+    against itself (repeats inside one episode); the main diagonal and its
+    neighbourhood are ignored.
     """
+    from reviewer.detect import fingerprint
+
     h = pa.coarse_hop
-    fa = _central(pa.coarse)
+    fa = pa.derived("central_coarse", lambda: _central(pa.coarse))
     n_steps = int(round(np.log(config.max_ratio) / np.log(1.0 + config.ratio_step)))
     ratios = [1.0] if same else [(1.0 + config.ratio_step) ** k for k in range(-n_steps, n_steps + 1)]
+    smooth, min_len = int(round(config.smooth / h)), int(round(config.min_match / h))
     found = []
     for q in ratios:
-        zb = _warp(pb.coarse, q=q)
+        zb = pb.derived(("warp", round(q, 6)), lambda: _warp(pb.coarse, q=q))
         sim = fa @ zb.T
         if same:
             i, j = np.indices(sim.shape)
-            sim[np.abs(i - j) < int(config.min_match / h)] = -1.0
-        for s0, s1, d, mean in diagonal_runs(sim, smooth=int(round(config.smooth / h)), threshold=config.threshold,
-                                             min_len=int(round(config.min_match / h))):
+            sim[np.abs(i - j) < min_len] = -1.0
+        ds = fingerprint.voted_diagonals(sim, threshold=config.threshold, top=config.candidates,
+                                         min_votes=0.1 * min_len)
+        for s0, s1, d, mean in fingerprint.runs_on_diagonals(sim, ds, smooth=smooth, threshold=config.threshold,
+                                                             min_len=min_len):
             found.append(Match(s0 * h, s1 * h, (s0 + d) * h * q, (s1 + d) * h * q, q, mean))
     found.sort(key=lambda m: -m.score * m.length)
     kept: list[Match] = []
@@ -397,7 +435,8 @@ def coarse_matches(pa: Profile, pb: Profile, *, config: AlignConfig = AlignConfi
         for k in kept:
             oa = _overlap(m.a_start, m.a_end, k.a_start, k.a_end)
             ob = _overlap(m.b_start, m.b_end, k.b_start, k.b_end)
-            if (abs(m.ratio - k.ratio) < 1e-9 and oa >= 0.5 * min(m.length, k.length)
+            # the same region seen on a neighbouring diagonal, or its shadow at another ratio
+            if (oa >= 0.5 * min(m.length, k.length)
                     and ob >= 0.5 * min(m.b_end - m.b_start, k.b_end - k.b_start)):
                 dup = True
                 break

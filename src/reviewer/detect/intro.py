@@ -163,14 +163,15 @@ class _Link:
     score: float
 
 
-def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 40.0,
+def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 40.0, max_dip: float = 4.0,
           max_len: float = 120.0) -> list[tuple[tuple[float, float], tuple[float, float], float]]:
     """Join consecutive pieces of one pair's matches.
 
     A shortened copy matches a full one in pieces that are contiguous on the short
     side (gap ≤ ``max_gap``) and skip 3–``max_skip`` s on the full side; a match
     broken by a dip continues on the same diagonal. Anything else stays apart (a
-    cue followed by the theme after a different pause is two items).
+    cue followed by the theme after a different pause is two items). ``max_dip``: the
+    longest break (seconds, both sides alike) joined on one diagonal.
 
     Returns
     -------
@@ -183,7 +184,7 @@ def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 4
             ga, gb = m.a_start - a1, m.b_start - b1
             ok = m.a_start > a0 and m.b_start > b0 and max(a1, m.a_end) - a0 <= max_len
             skip = (abs(ga) <= max_gap and 3.0 <= gb <= max_skip) or (abs(gb) <= max_gap and 3.0 <= ga <= max_skip)
-            same_diag = abs(ga - gb) < 0.5 and max(ga, gb) <= 4.0
+            same_diag = abs(ga - gb) < 0.5 and max(ga, gb) <= max_dip
             if ok and (skip or same_diag):
                 out[-1] = [(a0, max(a1, m.a_end)), (b0, max(b1, m.b_end)),
                            (sc * w + m.score * m.length) / (w + m.length), w + m.length]
@@ -287,6 +288,24 @@ def _scorer_mean(probs: np.ndarray | None, table: SegmentTable | None, iv: tuple
     return float(np.mean(probs[sel])) if sel.any() else None
 
 
+def _occurrences(nodes: Sequence[_Node], ivs: Sequence[tuple[float, float]], *, gap: float = 2.0) -> int:
+    """Disjoint occurrences over episodes: a node's intervals that overlap or touch within ``gap`` s are one.
+
+    (Self-similar halves of one theme matched to each other are not a cue that recurs.)
+    """
+    per_ep: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for nd, iv in zip(nodes, ivs):
+        per_ep[nd.ep].append(iv)
+    count = 0
+    for spans in per_ep.values():
+        end = -np.inf
+        for s, e in sorted(spans):
+            if s > end + gap:
+                count += 1
+            end = max(end, e)
+    return count
+
+
 def _rate(item: _Item, *, n_eps: int, durations: list[float], truncated: list[bool], probs: list, tables: list,
           config: IntroConfig) -> None:
     """Score a recurring item as the theme (0 = rejected, with the reason)."""
@@ -295,7 +314,7 @@ def _rate(item: _Item, *, n_eps: int, durations: list[float], truncated: list[bo
     lengths = np.array([e - s for s, e in ivs])
     length = float(np.median(lengths))
     coverage = len(eps) / n_eps
-    multiplicity = len(item.nodes) / max(1, len(eps))
+    multiplicity = _occurrences(item.nodes, ivs) / max(1, len(eps))
     at_end = np.mean([(not truncated[nd.ep]) and iv[1] >= durations[nd.ep] - 3.0 for nd, iv in zip(item.nodes, ivs)])
     rel = float(np.median([iv[0] / max(durations[nd.ep], 1e-6) for nd, iv in zip(item.nodes, ivs)]))
     link_score = float(np.mean([lk.score for nd in item.nodes for lk, _ in nd.links]))
@@ -351,6 +370,48 @@ def _series_repetition(profiles: list[Profile], *, config: IntroConfig) -> tuple
             for a, b, s in chain(ms):
                 links.append(_Link(i, j, a, b, s))
     return links, 0.0
+
+
+def _best_node(item: _Item, e: int) -> _Node | None:
+    mine = [nd for nd in item.nodes if nd.ep == e]
+    return max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0])) if mine else None
+
+
+def _carry_boundaries(chosen: _Item, items: list[_Item], durations: list[float], *,
+                      reach: float = 3.0) -> dict[int, tuple[float, float]]:
+    """Each episode's theme interval, its ends carried over from the siblings through the alignment.
+
+    A fade or dialogue over the end of one copy cuts every match of that copy early;
+    a sibling whose copy ends cleanly knows where the theme ends. Each link maps the
+    partner's own boundary into this episode (``a = a1 + (b − b1) / ratio``); the median
+    of those (two siblings at least), when later (earlier for starts) by at most ``reach`` seconds, wins.
+    """
+    base: dict[int, tuple[_Node, tuple[float, float]]] = {}
+    for e in sorted({nd.ep for nd in chosen.nodes}):
+        nd = _best_node(chosen, e)
+        others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
+        base[e] = (nd, _node_interval(nd, others))
+    out = {}
+    for e, (nd, (s, t)) in base.items():
+        starts, ends = [], []
+        for lk, side in nd.links:
+            mine, theirs, other = (lk.a, lk.b, lk.j) if side == 0 else (lk.b, lk.a, lk.i)
+            if other not in base or mine[1] - mine[0] <= 0 or theirs[1] - theirs[0] <= 0:
+                continue
+            ratio = (theirs[1] - theirs[0]) / (mine[1] - mine[0])
+            os_, ot = base[other][1]
+            starts.append(mine[0] + (os_ - theirs[0]) / ratio)
+            ends.append(mine[1] + (ot - theirs[1]) / ratio)
+        if len(ends) >= 2:
+            t2 = float(np.median(ends))
+            if t < t2 <= t + reach:
+                t = min(t2, durations[e])
+        if len(starts) >= 2:
+            s2 = float(np.median(starts))
+            if s - reach <= s2 < s:
+                s = max(0.0, s2)
+        out[e] = (s, t)
+    return out
 
 
 def _match_evidence(nd: _Node, keys: list[str]) -> list[dict]:
@@ -414,6 +475,22 @@ def _load(ep: Episode, *, config: IntroConfig) -> tuple[Profile, float, bool]:
 
 def detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=None) -> list[IntroPrediction]:
     """Detect the intros of the episodes of one series (see :func:`detect_intros`)."""
+    # the products here are small: a multi-threaded BLAS spends 100× more time spinning than computing
+    with _single_thread_blas():
+        return _detect_series(episodes, config=config, scorer=scorer)
+
+
+def _single_thread_blas():
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=None) -> list[IntroPrediction]:
     keys = [ep.key for ep in episodes]
     loaded = [_load(ep, config=config) for ep in episodes]
     profiles = [p for p, _, _ in loaded]
@@ -434,6 +511,7 @@ def detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=No
         items.sort(key=lambda it: -it.score)
         if items and items[0].score > 0:
             chosen = items[0]
+    carried = _carry_boundaries(chosen, items, durations) if chosen is not None else {}
     out = []
     for e, ep in enumerate(episodes):
         seg_t, seg_s = _segment_payload(tables[e], probs[e])
@@ -447,7 +525,7 @@ def detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=No
         if mine:
             nd = max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0]))
             others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
-            s, t = _node_interval(nd, others)
+            s, t = carried.get(e, _node_interval(nd, others))
             partners = len({(lk.i, lk.j) for lk, _ in nd.links})
             sc = float(np.mean([lk.score for lk, _ in nd.links]))
             conf = min(1.0, sc * (0.55 + 0.45 * partners / max(1, n - 1)) + 0.1)
