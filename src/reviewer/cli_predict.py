@@ -49,7 +49,7 @@ def cmd_bootstrap(args, settings: Settings) -> int:
     with store.session_scope(engine) as s:
         active = store.active_model_version(session=s, task="intro")
     if active is None:
-        summ = train_task("intro", engine=engine, settings=settings, activate=True)
+        summ = train_task("intro", engine=engine, settings=settings, arch="crnn", activate=True)  # best held-out intro F1 (docs/experiments.md)
         n = int(summ.test_metrics.get("n_items", 0))
         print(f"trained the default intro scorer {summ.version}; held-out ({n} item(s)): "
               + ", ".join(f"{k}={v:.3f}" for k, v in summ.test_metrics.items() if isinstance(v, float)))
