@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -113,3 +114,64 @@ def test_type_new_intro_end_accept_reload(server):
     with store.session_scope(engine) as s:
         labels = store.current_labels(session=s, item_id=item_id)
     assert [(lb.end, lb.author, lb.source) for lb in labels] == [(12.345, "ann", "human")]
+
+
+def test_shortcut_drag_select_and_play_head(server):
+    """Keyboard shortcut nudges the end, a real mouse drag selects a region, the player's play head sets the end."""
+    from playwright.sync_api import sync_playwright
+
+    url, item_id, _settings = server
+    end = ".st-key-review-end_ms input"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(f"{url}/Review?item={item_id}")
+        page.wait_for_selector(end, timeout=120000)
+        page.wait_for_selector(".js-plotly-plot", timeout=120000)
+        _idle(page)
+        assert page.locator(end).input_value() == "9000"
+        # alt+i: end +0.1 s (streamlit-shortcuts clicks the nudge button; its listener loads in a component)
+        for _ in range(10):  # until the listener is attached: a lost key press changes nothing
+            page.get_by_role("heading", name="Review").first.click()
+            page.keyboard.press("Alt+i")
+            page.wait_for_timeout(1000)
+            _idle(page)
+            if page.locator(end).input_value() != "9000":
+                break
+        assert page.locator(end).input_value() == "9100"
+        # drag across the middle of the waveform: a horizontal box selection becomes the region
+        plot = page.locator(".js-plotly-plot").first
+        plot.scroll_into_view_if_needed()
+        box = plot.bounding_box()
+        y = box["y"] + box["height"] * 0.5
+        x0, x1 = box["x"] + box["width"] * 0.40, box["x"] + box["width"] * 0.60
+        page.mouse.move(x0, y, steps=3)
+        page.wait_for_timeout(300)
+        page.mouse.down()
+        page.mouse.move((x0 + x1) / 2, y, steps=10)
+        page.mouse.move(x1, y, steps=10)
+        page.wait_for_timeout(300)
+        page.mouse.up()
+        page.wait_for_timeout(1000)
+        _idle(page)
+        start_ms = float(page.locator(".st-key-review-start_ms input").input_value())
+        end_ms = float(page.locator(end).input_value())
+        assert 5000 < start_ms < end_ms < 25000, (start_ms, end_ms)
+        # play ~2 s in the waveform player (its frontend ships in the wheel), pause, "End = play head"
+        frame = None
+        for _ in range(60):
+            frame = next((f for f in page.frames if "audix" in f.url), None)
+            if frame is not None:
+                break
+            page.wait_for_timeout(1000)
+        assert frame is not None, "the streamlit-advanced-audio player did not load"
+        frame.wait_for_selector("button", timeout=60000)
+        frame.locator("button").last.click()
+        page.wait_for_timeout(2500)
+        frame.locator("button").last.click()
+        _idle(page)
+        page.get_by_role("button", name=re.compile("End = play")).click()
+        _idle(page)
+        new_end = float(page.locator(end).input_value())
+        assert new_end != end_ms and new_end > start_ms, (start_ms, end_ms, new_end)
+        browser.close()
