@@ -63,3 +63,16 @@ def settings(tmp_path: Path) -> Settings:
     home = tmp_path / "home"
     (home / "db").mkdir(parents=True)
     return Settings(home=home, data_dir=home / "data", db_url=f"sqlite:///{(home / 'db' / 'test.db').as_posix()}", workers=1)
+
+
+@pytest.fixture
+def app_env(settings, monkeypatch) -> Settings:
+    """Point the app (and ``get_settings()``) at the temporary home, data dir and database."""
+    from reviewer.settings import get_settings
+
+    monkeypatch.setenv("REVIEWER_HOME", str(settings.home))
+    monkeypatch.setenv("REVIEWER_DB_URL", settings.db_url)
+    monkeypatch.setenv("REVIEWER_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()

@@ -8,7 +8,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from reviewer import store
-from reviewer.settings import get_settings
 from reviewer.ui import state
 from test_services_debug import make_library
 
@@ -16,13 +15,8 @@ PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_Listen.py")
 
 
 @pytest.fixture
-def env(settings, monkeypatch):
-    monkeypatch.setenv("REVIEWER_HOME", str(settings.home))
-    monkeypatch.setenv("REVIEWER_DB_URL", settings.db_url)
-    monkeypatch.setenv("REVIEWER_DATA_DIR", str(settings.data_dir))
-    get_settings.cache_clear()
-    yield settings
-    get_settings.cache_clear()
+def env(app_env):
+    return app_env
 
 
 def _infos(at) -> str:
