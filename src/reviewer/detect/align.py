@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from reviewer.detect.fingerprint import runs_in_diagonals
 from reviewer.errors import ValidationError
 
 log = logging.getLogger(__name__)
@@ -237,24 +238,8 @@ def diagonal_runs(sim: np.ndarray, *, smooth: int, threshold: float, min_len: in
     cols = np.arange(m)[None, :] + (n - 1) - rows
     diag = np.full((n + m - 1, n), -1.0, np.float32)  # [d + n - 1, i] = sim[i, i + d]
     diag[cols, np.broadcast_to(rows, cols.shape)] = sim
-    c = np.zeros((diag.shape[0], n + 1), np.float32)
-    np.cumsum(diag, axis=1, out=c[:, 1:])
-    h = smooth // 2
-    idx = np.arange(n)
-    lo = np.clip(idx - h, 0, n)
-    hi = np.clip(idx - h + smooth, 0, n)
-    avg = (c[:, hi] - c[:, lo]) / np.maximum(hi - lo, 1)
-    above = np.zeros((diag.shape[0], n + 2), np.int8)
-    above[:, 1:-1] = avg >= threshold
-    edges = np.diff(above, axis=1)
-    sr_, sc = np.nonzero(edges == 1)
-    er, ec = np.nonzero(edges == -1)  # row-major order: starts and ends pair up
-    out = []
-    for r, s0, s1 in zip(sr_, sc, ec):
-        if s1 - s0 >= min_len:
-            out.append((int(s0), int(s1), int(r - (n - 1)), float((c[r, s1] - c[r, s0]) / (s1 - s0))))
-    del er
-    return out
+    return runs_in_diagonals(diag, np.arange(-(n - 1), m), smooth=smooth, threshold=threshold, min_len=min_len,
+                             dtype=np.float32)
 
 
 @dataclass(frozen=True)

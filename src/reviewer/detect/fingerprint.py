@@ -69,7 +69,19 @@ def runs_on_diagonals(sim: np.ndarray, offsets: np.ndarray, *, smooth: int, thre
     cols = rows + offsets[:, None]
     inside = (cols >= 0) & (cols < m)
     diag = np.where(inside, sim[np.broadcast_to(rows, cols.shape), np.clip(cols, 0, m - 1)], -1.0).astype(np.float32)
-    c = np.zeros((diag.shape[0], n + 1), np.float64)
+    return runs_in_diagonals(diag, offsets, smooth=smooth, threshold=threshold, min_len=min_len, dtype=np.float64)
+
+
+def runs_in_diagonals(diag: np.ndarray, offsets: np.ndarray, *, smooth: int, threshold: float, min_len: int,
+                      dtype=np.float64) -> list[tuple[int, int, int, float]]:
+    """Runs of ``diag`` rows whose ``smooth``-frame moving average reaches ``threshold``.
+
+    ``diag[r, i]`` is the similarity of A-frame ``i`` and B-frame ``i + offsets[r]`` (-1 outside B).
+    Returns ``(i0, i1, offsets[r], mean)`` for runs of at least ``min_len`` frames, row by row.
+    The cumulative sums use ``dtype`` (float32 halves the memory of a full diagonal scan).
+    """
+    n = diag.shape[1]
+    c = np.zeros((diag.shape[0], n + 1), dtype)
     np.cumsum(diag, axis=1, out=c[:, 1:])
     h = smooth // 2
     idx = np.arange(n)
@@ -80,7 +92,7 @@ def runs_on_diagonals(sim: np.ndarray, offsets: np.ndarray, *, smooth: int, thre
     above[:, 1:-1] = avg >= threshold
     edges = np.diff(above, axis=1)
     sr_, sc = np.nonzero(edges == 1)
-    _, ec = np.nonzero(edges == -1)  # row-major order: starts and ends pair up
+    ec = np.nonzero(edges == -1)[1]  # row-major order: starts and ends pair up
     out = []
     for r, s0, s1 in zip(sr_, sc, ec):
         if s1 - s0 >= min_len:
