@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/detect_intros.py --root /tmp/intro_bench/seed7 --seed 7 [--model PATH] [--series-split all|test]
+    .venv/bin/python bench/detect_intros.py --root /tmp/intro_bench/seed7 --seed 7 [--series-split all|test]
 
 The library is built with ``reviewer.demo.build_demo(root, seed=7, n_series=6,
 episodes_per_series=5, n_songs=0)`` when missing. Seed 7 is reserved for this
@@ -50,6 +50,26 @@ def _run(name: str, fn, truth: dict) -> dict:
     return res
 
 
+def measure(root: Path, *, split: str = "all", baseline: bool = True) -> list[dict]:
+    """One row per system (reviewer, then the chromaprint baseline) on the library at ``root``."""
+    truth = _load_truth(root, split)
+
+    def ours(series, keys):
+        preds = detect_intros([Episode(k, series, path=str(root / k)) for k in keys], config=IntroConfig(), scorer=None)
+        return {p.key: (p.start, p.end) if p.start is not None else None for p in preds}
+
+    def chromaprint(series, keys):
+        return chromaprint_intros([(k, series, str(root / k)) for k in keys])
+
+    rows = [_run("reviewer: repetition", ours, truth)]
+    if baseline:
+        rows.append(_run("baseline: chromaprint (intro-skipper)", chromaprint, truth))
+    return rows
+
+
+COLUMNS = ("detected", "false_positive_rate", "mae_start", "mae_end", "within_1s", "within_3s", "mean_iou", "x_realtime")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", default="/tmp/intro_bench/seed7")
@@ -57,38 +77,19 @@ def main() -> None:
     ap.add_argument("--n-series", type=int, default=6)
     ap.add_argument("--episodes", type=int, default=5)
     ap.add_argument("--series-split", default="all", choices=["all", "test", "train"])
-    ap.add_argument("--model", help="intro scorer checkpoint (optional)")
     ap.add_argument("--no-baseline", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     root = Path(args.root)
     build_demo(root, seed=args.seed, n_series=args.n_series, episodes_per_series=args.episodes, n_songs=0, workers=2)
-    truth = _load_truth(root, args.series_split)
-    scorer = None
-    if args.model:
-        from reviewer.models.registry import load_scorer
-
-        scorer = load_scorer(args.model)
-        print("note: --model given, but this bench does not extract segment tables; the scorer is unused")
-
-    def ours(series, keys):
-        preds = detect_intros([Episode(k, series, path=str(root / k)) for k in keys], config=IntroConfig(), scorer=None)
-        return {p.key: (p.start, p.end) if p.start is not None else None for p in preds}
-
-    def baseline(series, keys):
-        return chromaprint_intros([(k, series, str(root / k)) for k in keys])
-
-    rows = [_run("repetition (ours)", ours, truth)]
-    if not args.no_baseline:
-        rows.append(_run("chromaprint (intro-skipper style)", baseline, truth))
+    rows = measure(root, split=args.series_split, baseline=not args.no_baseline)
     n_int = int(rows[0]["n_with_intro"])
     n_no = int(rows[0]["n_without_intro"])
     print(f"held-out library: {root} (seed {args.seed}, split {args.series_split}): "
           f"{n_int} episodes with an intro, {n_no} without")
-    cols = ("detected", "false_positive_rate", "mae_start", "mae_end", "within_1s", "within_3s", "mean_iou", "x_realtime")
-    print(f"{'system':36s} " + " ".join(f"{c:>12s}" for c in cols))
+    print(f"{'system':38s} " + " ".join(f"{c:>12s}" for c in COLUMNS))
     for r in rows:
-        print(f"{r['system']:36s} " + " ".join(f"{r[c]:12.3f}" for c in cols))
+        print(f"{r['system']:38s} " + " ".join(f"{r[c]:12.3f}" for c in COLUMNS))
 
 
 if __name__ == "__main__":

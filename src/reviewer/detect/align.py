@@ -315,6 +315,39 @@ def _sample(p: Profile, pos: np.ndarray, *, q: float) -> np.ndarray:
     return out
 
 
+QUIET_DB = 6.0  # a frame within this many dB of the episode's floor (1st percentile of its level) is quiet
+QUIET_MIN = 0.2  # seconds: shorter quiet stretches are not a pause
+
+
+def quiet_mask(p: Profile) -> np.ndarray:
+    """Fine frames inside a pause: ≥ ``QUIET_MIN`` s within ``QUIET_DB`` dB of the episode's floor; cached.
+
+    The room tone between two items (cue, theme, scene) of an episode; a theme
+    has none inside it except its own release tail.
+    """
+
+    def make() -> np.ndarray:
+        lv = p.level_db
+        if lv.size == 0:
+            return np.zeros(0, bool)
+        q = lv < np.percentile(lv, 1) + QUIET_DB
+        return _min_runs(q, int(round(QUIET_MIN / p.hop)))
+
+    return p.derived("quiet", make)
+
+
+def _min_runs(mask: np.ndarray, n: int) -> np.ndarray:
+    """``mask`` with its True runs shorter than ``n`` frames cleared."""
+    m = np.asarray(mask, bool)
+    d = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
+    starts, ends = np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]
+    out = np.zeros(m.size, bool)
+    for a, b in zip(starts, ends):
+        if b - a >= n:
+            out[a:b] = True
+    return out
+
+
 def _moving(x: np.ndarray, n: int) -> np.ndarray:
     if n <= 1:
         return x
@@ -361,13 +394,16 @@ def refine(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = AlignCon
     sim = np.einsum("ij,ij->i", fa[idx], zb)
     sim[(pos < 0) | (pos > pb.fine.shape[0] - 1)] = -1.0
     sm = _moving(sim, int(round(0.5 / hop)))
+    # a pause in both episodes ends the walk: what lies beyond it is another item (a cue before the theme)
+    qb = quiet_mask(pb)
+    pause = quiet_mask(pa)[idx] & qb[np.clip(np.round(pos).astype(int), 0, qb.size - 1)]
     c0, c1 = i0 - lo, min(i1, hi) - lo
-    mid = c0 + int(np.argmax(sm[c0:c1])) if c1 > c0 else c0
+    mid = c0 + int(np.argmax(np.where(pause[c0:c1], -2.0, sm[c0:c1]))) if c1 > c0 else c0
     j = mid
-    while j > 0 and sm[j - 1] >= config.low:
+    while j > 0 and sm[j - 1] >= config.low and not pause[j - 1]:
         j -= 1
     k = mid
-    while k < sm.size - 1 and sm[k + 1] >= config.low:
+    while k < sm.size - 1 and sm[k + 1] >= config.low and not pause[k + 1]:
         k += 1
     # the smoothing blurs the edges by half its length: step to the raw edge
     while j < mid and sim[j] < config.low:

@@ -1,0 +1,88 @@
+"""Boundaries of the chosen theme in every episode, below the 1.5 s hop.
+
+The matches of one copy are cut early by a fade, dialogue or damage on either
+side; the siblings' alignment carries their clean boundaries over.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reviewer.detect.intro_graph import Item, best_node, node_interval
+
+
+def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
+                      reach: float = 3.0) -> dict[int, tuple[float, float]]:
+    """Each episode's theme interval, its ends carried over from the siblings through the alignment.
+
+    A fade or dialogue over the end of one copy cuts every match of that copy early;
+    a sibling whose copy ends cleanly knows where the theme ends. Each link maps the
+    partner's own boundary into this episode (``a = a1 + (b − b1) / ratio``) when the link
+    reaches within ``reach`` s of it; the median of those (two siblings at least), when
+    later (earlier for starts) by at most ``reach`` seconds, wins.
+    """
+    base: dict[int, tuple[Node, tuple[float, float]]] = {}
+    for e in sorted({nd.ep for nd in chosen.nodes}):
+        nd = best_node(chosen, e)
+        others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
+        base[e] = (nd, node_interval(nd, others))
+    out = {}
+    for e, (nd, (s, t)) in base.items():
+        starts, ends = [], []
+        for lk, side in nd.links:
+            mine, theirs, other = (lk.a, lk.b, lk.j) if side == 0 else (lk.b, lk.a, lk.i)
+            if other not in base or mine[1] - mine[0] <= 0 or theirs[1] - theirs[0] <= 0:
+                continue
+            ratio = (theirs[1] - theirs[0]) / (mine[1] - mine[0])
+            if not 1 / 1.07 <= ratio <= 1.07:  # a chained shortened cut: lengths differ, the speed does not
+                ratio = 1.0
+            os_, ot = base[other][1]
+            # a link carries a boundary of the partner only if it reaches it (a link that stops at the cut of a
+            # shortened copy, or at another item, says nothing about where the theme ends)
+            if 0.0 <= theirs[0] - os_ <= reach:
+                starts.append(mine[0] + (os_ - theirs[0]) / ratio)
+            if 0.0 <= ot - theirs[1] <= reach:
+                ends.append(mine[1] + (ot - theirs[1]) / ratio)
+        if len(ends) >= 2:
+            t2 = float(np.median(ends))
+            if t < t2 <= t + reach:
+                t = min(t2, durations[e])
+        if len(starts) >= 2:
+            s2 = float(np.median(starts))
+            if s - reach <= s2 < s:
+                s = max(0.0, s2)
+        out[e] = (s, t)
+    return out
+
+
+def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, reach_start: float = 4.0,
+                   reach_end: float = 3.0, slack: float = 0.3) -> tuple[float, float]:
+    """Move the boundaries of one theme copy to the pauses around it (onset of silence, end of silence).
+
+    A theme that fades in, starts under dialogue or under ambience bleeding from the
+    cold open, or ends under dialogue matches its siblings only from where it is
+    clean; when *every* copy is covered there the siblings cannot help. Around the
+    theme the episode pauses (room tone between the items): the end moves to the
+    first pause within ``reach_end`` s after it (or ``slack`` s before), the start to
+    the end of the last pause within ``reach_start`` s before it; a start within
+    ``reach_start`` s of the file start with no pause before it moves to 0 (intro at 0 s).
+
+    Parameters
+    ----------
+    quiet : np.ndarray [shape=(n,), bool]
+        :func:`reviewer.detect.align.quiet_mask` of the episode (fine frames, ``hop`` s).
+    """
+    n = quiet.size
+    if n == 0:
+        return start, end
+    i0, i1 = max(0, int((end - slack) / hop)), min(n, int(np.ceil((end + reach_end) / hop)))
+    hit = np.flatnonzero(quiet[i0:i1])
+    if hit.size and (i0 + hit[0]) * hop > start:
+        end = (i0 + hit[0]) * hop
+    j0, j1 = max(0, int((start - reach_start) / hop)), min(n, int(np.ceil((start + slack) / hop)))
+    hit = np.flatnonzero(quiet[j0:j1])
+    if hit.size and (j0 + hit[-1] + 1) * hop < end:
+        start = (j0 + hit[-1] + 1) * hop
+    elif not hit.size and start <= reach_start:
+        start = 0.0
+    return start, end
