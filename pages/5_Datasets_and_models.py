@@ -11,7 +11,7 @@ import streamlit as st
 from reviewer.errors import ReviewerError
 from reviewer.export import ExportFilters, SplitPlan
 from reviewer.export.dataset import FORMATS, MANIFEST
-from reviewer.services import datasets, jobs
+from reviewer.services import datasets, jobs, label_gain, training
 from reviewer.services.auth import REVIEWER_ROLES
 from reviewer.ui import crowd_widgets as w
 from reviewer.ui import state
@@ -22,6 +22,8 @@ eng, cfg = engine(), settings()
 ss = st.session_state
 
 TASK_TEXT = {"intro": "intro (episodes)", "chorus": "chorus (songs)", "interest": "most interesting region (songs)"}
+SPLIT_TEXT = {"group": "by series / artist", "upload_date": "by upload date", "store": "keep the library's split",
+              "none": "no split"}
 STATE_ICON = {"queued": "⏳", "running": "⏳", "done": "✅", "failed": "❌", "stopped": "⏹", "lost": "⚠️"}
 
 
@@ -52,15 +54,35 @@ def show_export(path: str) -> None:
 def training_set_section() -> None:
     st.markdown("Corrections from the Review page (*human*), crowd consensus (*crowd*), imported labels and the "
                 "demo truth, split by series / artist so nothing leaks into the held-out set.")
-    c1, c2, c3, c4 = st.columns([2, 1, 2, 1], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
     task = c1.selectbox("Task", list(datasets.TRAINING_LABELS), key=state.DATA_TASK, format_func=TASK_TEXT.get)
     truth = c2.checkbox("Demo truth", value=True, key=state.DATA_INCLUDE_TRUTH)
     agr = c3.slider("Min. crowd agreement (mean IoU)", 0.0, 1.0, 0.0, 0.05, key=state.DATA_MIN_AGREEMENT)
-    if c4.button("Build", key=state.DATA_BUILD, type="primary", width="stretch"):
+    c4, c5, c6, c7 = st.columns([2, 1, 2, 1], vertical_alignment="bottom")
+    split = c4.selectbox("Split", ["group", "upload_date", "store"], key=state.DATA_SET_SPLIT,
+                         format_func=SPLIT_TEXT.get)
+    fraction = c5.number_input("Held-out fraction", 0.0, 0.9, 0.2, 0.05, key=state.DATA_SET_TEST_FRACTION,
+                               disabled=split == "store")
+    cutoff = c6.date_input("Upload-date cut-off (held out from this date)", value=None, key=state.DATA_SET_CUTOFF,
+                           disabled=split != "upload_date",
+                           help="Items uploaded on or after this date are held out; empty: the newest "
+                                "'held-out fraction' of the dates")
+    try:
+        counts = training.label_source_counts(task, engine=eng)
+    except ReviewerError as exc:
+        st.error(str(exc))
+    else:
+        st.caption("Labels training would use per item (one source each: human correction > crowd consensus > "
+                   "demo truth; *simulated* = written by simulated annotators / reviewers):")
+        st.dataframe([{"items": side, **{k: v for k, v in c.items() if v or k in ("human", "crowd", "truth")}}
+                      for side, c in counts.items()], hide_index=True)
+    if c7.button("Build", key=state.DATA_BUILD, type="primary", width="stretch"):
         with st.spinner("Writing the training set ..."):
             try:
+                plan = SplitPlan(by=split, test_fraction=float(fraction), val_fraction=0.1 if split == "group" else 0.0,
+                                 cutoff=cutoff.isoformat() if split == "upload_date" and cutoff else None)
                 res = datasets.build_training_set(user, engine=eng, settings=cfg, task=task, include_truth=truth,
-                                                  min_agreement=agr or None)
+                                                  min_agreement=agr or None, split=plan)
             except ReviewerError as exc:
                 st.error(f"Not built: {exc}")
             else:
@@ -82,10 +104,11 @@ def export_section() -> None:
         series = c4.text_input("Series (comma separated)", key=state.DATA_SERIES, placeholder="all")
         agr = c5.slider("Min. crowd agreement", 0.0, 1.0, 0.0, 0.05, key=state.DATA_EXPORT_MIN_AGREEMENT)
         split = c6.selectbox("Split", ["group", "upload_date", "store", "none"], key=state.DATA_SPLIT,
-                             format_func={"group": "by series / artist", "upload_date": "by upload date",
-                                          "store": "keep the library's split", "none": "no split"}.get)
-        c7, c8, c9 = st.columns([1, 3, 1], vertical_alignment="bottom")
+                             format_func=SPLIT_TEXT.get)
+        c7, c7b, c8, c9 = st.columns([1, 1, 3, 1], vertical_alignment="bottom")
         test_fraction = c7.number_input("Held-out fraction", 0.0, 0.9, 0.2, 0.05, key=state.DATA_TEST_FRACTION)
+        cutoff = c7b.date_input("Upload-date cut-off", value=None, key=state.DATA_CUTOFF,
+                                help="With split by upload date: hold out items uploaded on or after this date")
         formats = c8.multiselect("Formats (tables CSV / JSONL / Parquet always)", [f for f in FORMATS if f != "clips"],
                                  default=["seed001", "label_studio", "audacity"], key=state.DATA_FORMATS)
         clips = c9.checkbox("Audio clips", key=state.DATA_CLIPS)
@@ -96,7 +119,8 @@ def export_section() -> None:
                                     series=tuple(s.strip() for s in series.split(",") if s.strip()),
                                     min_agreement=agr or None)
             res = datasets.export_dataset(user, engine=eng, settings=cfg, filters=filters,
-                                          split=SplitPlan(by=split, test_fraction=float(test_fraction)),
+                                          split=SplitPlan(by=split, test_fraction=float(test_fraction),
+                                                          cutoff=cutoff.isoformat() if cutoff else None),
                                           formats=formats, include_clips=clips)
         except ReviewerError as exc:
             st.error(f"Not exported: {exc}")
@@ -135,7 +159,8 @@ def job_panel(job_id: str) -> None:
     st.markdown(f"{STATE_ICON.get(job.state, '')} **{what}** job `{job.job_id}` — **{job.state}** · "
                 f"{job.elapsed:.0f} s · by {job.user or '—'}")
     if job.progress is not None or job.finished:
-        st.progress(float(job.progress or (1.0 if job.state == "done" else 0.0)), text=job.message[:120])
+        st.progress(float(job.progress or (1.0 if job.state == "done" else 0.0)),
+                    text=(job.progress_text or job.message)[:120])
     else:
         st.caption(job.message[:200])
     if job.state == "failed":
@@ -225,6 +250,43 @@ def training_section() -> None:
             st.rerun()
 
 
+def label_gain_section() -> None:
+    st.markdown("Model **A** trains on the demo truth of the training groups only; model **B** on the same plus "
+                "human labels (Review corrections, crowd consensus) of *further* series / artists. Same config and "
+                "seed; both are scored on the same held-out items, never trained on.")
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    task = c1.selectbox("Task", list(jobs.TRAIN_TASKS), key=state.DATA_GAIN_TASK, format_func=TASK_TEXT.get)
+    if c2.button("Measure (simulated labels)", key=state.DATA_GAIN_RUN, width="stretch",
+                 help="Background job: simulated annotators / reviewers label half of the training groups in a "
+                      "scratch copy of the database (the app's database is not touched), then A and B train"):
+        try:
+            job = label_gain.start_measurement(user, settings=cfg, task=task,
+                                               command_override=ss.get(state.DATA_GAIN_STUB_COMMAND))
+        except ReviewerError as exc:
+            st.error(f"Not started: {exc}")
+        else:
+            ss[state.DATA_JOB] = job.job_id
+            st.toast(f"Measurement started in the background ({job.job_id}).")
+    watch_job()
+    reports = label_gain.list_reports(settings=cfg, task=task)
+    if not reports:
+        st.info(f"No {task} measurement yet: run `reviewer label-gain --task {task} --simulate` or the button above.")
+        return
+    names = {r["path"]: f"{r['created_at']} · {'simulated' if r.get('simulated') else 'real'} labels" for r in reports}
+    path = st.selectbox("Report", list(names), key=state.DATA_GAIN_REPORT, format_func=names.get)
+    rep = next(r for r in reports if r["path"] == path)
+    if rep.get("simulated"):
+        st.warning("The human labels of this measurement are **simulated** (simulated crowd annotators / "
+                   "simulated Review corrections), not real people's.")
+    st.dataframe(label_gain.report_rows(rep), hide_index=True, width="stretch")
+    human, held = rep["human"], rep["held_out"]
+    st.caption(f"Held out: {held['items']} item(s) of {', '.join(held['groups'])}. Human-labelled items used by B: "
+               f"{human['items']} of {', '.join(human['groups'])}. Validation: {', '.join(rep['val']['groups'])}. "
+               f"Means over seed(s) {rep['seeds']}; B better than A per metric: {rep['b_better_seeds']}.")
+    with st.expander("Per seed and the full report"):
+        st.json(rep, expanded=1)
+
+
 st.title("Datasets & models")
 user = w.login(eng, purpose="export datasets and train models (engineers, PMs, admins)")
 if user is None:
@@ -234,7 +296,7 @@ if user.role not in REVIEWER_ROLES:
     st.stop()
 w.show_flash(state.DATA_FLASH)
 SECTIONS = {"Training set": training_set_section, "Export": export_section, "Import labels": import_section,
-            "Train & promote": training_section}
+            "Train & promote": training_section, "Human-label gain": label_gain_section}
 section = st.segmented_control("Section", list(SECTIONS), default="Training set", key=state.DATA_SECTION,
                                label_visibility="collapsed") or "Training set"
 SECTIONS[section]()

@@ -91,3 +91,52 @@ def test_background_job_with_a_stub_command(env):
     at.run()
     page = "\n".join(e.value for e in (*at.markdown, *at.success))
     assert "**done**" in page and "New model version #3" in page
+
+
+def test_training_set_split_by_upload_date_cutoff_and_label_sources(env):
+    """The training-set section: per-source counts, split by upload date with a cut-off (newer items held out)."""
+    import datetime as dt
+
+    import pandas as pd
+
+    settings, engine = env
+    with store.session_scope(engine) as s:
+        for i in range(4):
+            store.upsert_item(session=s, key=f"song{i}.wav", path=f"/nowhere/song{i}.wav", kind="song",
+                              extra={"upload_date": f"2024-0{i + 1}-15"})
+    at = log_in("eng")
+    at.session_state[state.DATA_TASK] = "interest"
+    at.run()
+    counts = at.dataframe[0].value
+    assert list(counts["items"]) == ["train", "test"] and int(counts["truth"].iloc[0]) == 4
+    at.selectbox(key=state.DATA_SET_SPLIT).set_value("upload_date").run()
+    at.date_input(key=state.DATA_SET_CUTOFF).set_value(dt.date(2024, 3, 1)).run()
+    next(b for b in at.button if b.label == "Build").click().run()
+    assert not at.exception, at.exception
+    folder = Path(at.session_state[state.DATA_LAST_EXPORT])
+    table = pd.read_csv(folder / "labels.csv")
+    split = dict(zip(table["key"], table["split"]))
+    assert split == {"song0.wav": "train", "song1.wav": "train", "song2.wav": "test", "song3.wav": "test"}
+
+
+def test_label_gain_section_shows_a_and_b_side_by_side(env):
+    from test_label_gain import TINY, intro_store
+
+    from reviewer.services import label_gain
+
+    settings, _ = env
+    engine = intro_store(settings, n_groups=4)  # same database: episodes next to the songs
+    sim = label_gain.simulate_human_labels("intro", engine=engine, human_fraction=0.4, seed=1)
+    rep = label_gain.measure_label_gain("intro", engine=engine, settings=settings, train_config=TINY, simulation=sim)
+    at = log_in("eng")
+    at.session_state[state.DATA_SECTION] = "Human-label gain"
+    at.run()
+    assert not at.exception, at.exception
+    assert any("simulated" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["A", "B", "B − A"]
+    assert list(table["human-labelled items"][:2]) == [0, 2]
+    assert table["held-out f1"].iloc[2] == pytest.approx(rep["delta"]["f1"])
+    assert "Human-labelled items used by B: 2" in "\n".join(c.value for c in at.caption)
+    at.selectbox(key=state.DATA_GAIN_TASK).set_value("chorus").run()
+    assert any("No chorus measurement yet" in i.value for i in at.info)

@@ -148,3 +148,73 @@ def test_views_regression_with_synthetic_metadata():
 def test_empty_training_set_is_refused():
     with pytest.raises(ValidationError, match="no intro training items"):
         fit_and_evaluate("intro", DataSplit((), (), ()), config=TrainConfig())
+
+
+# ----------------------------------------------------------------- label sources: human > crowd consensus > truth
+
+
+def _song_store(settings, n: int = 5, *, truth: bool = True):
+    """Songs (one artist each) with saved segment tables; truth hook labels when ``truth``."""
+    from reviewer import store
+    from reviewer.config import PipelineConfig
+    from reviewer.pipeline import save_table, table_path
+
+    engine = store.make_engine(settings.db_url)
+    store.init_db(engine)
+    ids = {}
+    with store.session_scope(engine) as s:
+        for i in range(n):
+            it = separable_item(f"song{i}", f"artist:A{i}", "train", seed=i, duration=120.0)
+            row = store.upsert_item(session=s, key=it.key, path=f"/nowhere/{it.key}.wav", kind="song", genre="pop",
+                                    artist=f"A{i}", split="train", duration=it.duration)
+            if truth:
+                store.add_label(session=s, item_id=row.id, kind="hook", start=it.intervals[0][0],
+                                end=it.intervals[0][1], source="truth", author="ground-truth")
+            save_table(it.table, table_path(settings, it.key, PipelineConfig()))
+            ids[it.key] = row.id
+    return engine, ids
+
+
+def test_training_labels_take_human_over_crowd_consensus_over_truth(settings, monkeypatch):
+    """The consensus row aggregate_pool writes is a training label (one row per item, not >= 2 raw answers)."""
+    from argon2 import PasswordHasher
+
+    from reviewer import store
+    from reviewer.crowd.simulate import make_crowd
+    from reviewer.services import auth, crowd, crowd_review, crowd_sim, review
+    from reviewer.train.datasets import count_sources, load_training_items
+
+    monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    engine, ids = _song_store(settings, 5)
+    with store.session_scope(engine) as s:  # song4: no truth at all, only what the crowd says
+        for lb in store.current_labels(session=s, item_id=ids["song4"]):
+            store.add_label(session=s, item_id=lb.item_id, kind="hook", start=lb.start, end=lb.end, source="truth",
+                            status="rejected", supersedes_id=lb.id, expected_version=lb.version)
+    crowd_region = {ids["song1"]: (60.0, 80.0), ids["song2"]: (60.0, 80.0), ids["song4"]: (30.0, 50.0)}
+    pool = crowd.create_pool(auth.SYSTEM_USER, engine=engine, name="p", item_ids=list(crowd_region), overlap=3,
+                             golden_rate=0.0, min_listen_seconds=1.0)
+    crowd_sim.simulate_pool(engine=engine, pool_id=pool.pool_id, truth=crowd_region,
+                            annotators=make_crowd({"sim-a": 0.95, "sim-b": 0.95, "sim-c": 0.95}),
+                            rng=np.random.default_rng(0))
+    res = crowd_review.aggregate_pool(auth.SYSTEM_USER, engine=engine, pool_id=pool.pool_id)
+    assert res.labels_written == 3
+    # a reviewer corrects song2 on the Review page: the human label wins over the crowd's
+    review.save_correction(engine=engine, item_id=ids["song2"], kind="hook", start=90.0, end=110.0, author="rita")
+
+    items = {it.key: it for it in load_training_items("interest", engine=engine, settings=settings)}
+    assert {k: it.label_source for k, it in items.items()} == {
+        "song0": "truth", "song1": "crowd", "song2": "human", "song3": "truth", "song4": "crowd"}
+    assert items["song2"].intervals == ((90.0, 110.0),)
+    s4 = items["song4"]
+    centres = (s4.table.segments.starts + s4.table.segments.ends) / 2
+    on = s4.targets.astype(bool)
+    assert on.any() and centres[on].min() >= 29.0 and centres[on].max() <= 51.0  # the consensus region
+    assert count_sources(items.values()) == {"human": 1, "crowd_resolved": 0, "import": 0, "crowd": 2, "truth": 2,
+                                             "simulated": 2}
+    # a truth-only set (what a model without human labels sees): song4 drops out, the others use truth
+    truth_only = {it.key: it for it in load_training_items("interest", engine=engine, settings=settings,
+                                                           sources=("truth",))}
+    assert set(truth_only) == {"song0", "song1", "song2", "song3"}
+    assert all(it.label_source == "truth" for it in truth_only.values())
+    with pytest.raises(ValidationError, match="unknown label source"):
+        load_training_items("interest", engine=engine, settings=settings, sources=("gossip",))

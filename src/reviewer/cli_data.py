@@ -46,7 +46,8 @@ def cmd_export(args, settings) -> int:
                             artists=tuple(args.artist or ()), sources=tuple(args.source or ()),
                             label_kinds=tuple(args.label_kind or ()), min_agreement=args.min_agreement,
                             model_version=args.model_version)
-    split = SplitPlan(by=args.split, test_fraction=args.test_fraction, val_fraction=args.val_fraction, seed=args.seed)
+    split = SplitPlan(by=args.split, test_fraction=args.test_fraction, val_fraction=args.val_fraction, seed=args.seed,
+                      cutoff=args.cutoff)
     res = datasets.export_dataset(SYSTEM_USER, engine=_engine(settings), settings=settings, filters=filters,
                                   split=split, include_clips=args.clips, out_root=args.out, name=args.name)
     _out(f"exported to {res.path}: {json.dumps(res.counts, sort_keys=True)} ({res.files} files)")
@@ -136,6 +137,7 @@ def register(subparsers) -> None:
     sp.add_argument("--model-version", help="only items predicted by this model version (id, version, name:version)")
     sp.add_argument("--split", default="group", choices=["group", "upload_date", "store", "none"])
     sp.add_argument("--test-fraction", type=float, default=0.2)
+    sp.add_argument("--cutoff", help="with --split upload_date: hold out items uploaded on or after YYYY-MM-DD")
     sp.add_argument("--val-fraction", type=float, default=0.0)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--clips", action="store_true", help="also cut a WAV clip of every labelled region")

@@ -3,6 +3,7 @@
 train       train a segment model for intro / chorus / interest from the labels in the store,
             evaluate it on held-out items, register it as a model version (``--activate``)
 experiment  run the seed-000 experiments Exp 0–4 on the library and print held-out metrics
+label-gain  model A (demo truth only) vs model B (+ human labels) on the same held-out items
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def cmd_train(args, settings: Settings) -> int:
           f"{summ.checkpoint_bytes / 1024:.0f} KB) in {summ.train_seconds:.1f} s; best epoch {summ.best_epoch} "
           f"of {summ.epochs_run}")
     print(f"  split: " + "; ".join(f"{k} {v['items']} item(s) {v['groups']}" for k, v in summ.split.items()))
+    used = summ.label_sources.get("train", {})
+    print("  training labels by source (human correction > crowd consensus > demo truth): "
+          + (", ".join(f"{k} {v}" for k, v in used.items() if v) or "none"))
     print(f"  validation: {_fmt(summ.val_metrics)}")
     n = int(summ.test_metrics.get("n_items", 0))
     print(f"  held-out test ({n} item(s) never trained on): {_fmt(summ.test_metrics) or 'no held-out items'}")
@@ -80,6 +84,43 @@ def cmd_experiment(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_label_gain(args, settings: Settings) -> int:
+    from reviewer.services import label_gain
+    from reviewer.train.trainer import TrainConfig
+
+    simulation = None
+    if args.simulate:
+        if not args.in_place:
+            settings = label_gain.scratch_copy(settings)
+            print(f"simulated labels go into a scratch copy: {settings.db_url}")
+        simulation = label_gain.simulate_human_labels(args.task, engine=_engine(settings),
+                                                      human_fraction=args.human_fraction, seed=args.seed)
+        print(f"SIMULATED human labels ({simulation['method']}): {simulation['labels']} label(s) on "
+              f"{simulation['labelled_items']} item(s) of {simulation['groups']}")
+    tc = TrainConfig(arch=args.arch, epochs=args.epochs)
+    seeds = list(range(args.seed, args.seed + args.repeats))
+    rep = label_gain.measure_label_gain(args.task, engine=_engine(settings), settings=settings, train_config=tc,
+                                        seeds=seeds, simulation=simulation, truth_control=args.truth_control)
+    if args.json:
+        print(json.dumps(rep, indent=2, default=str))
+        return 0
+    sim = " (human labels SIMULATED)" if rep["simulated"] else ""
+    print(f"{args.task}: held-out {rep['held_out']['items']} item(s) {rep['held_out']['groups']}; "
+          f"validation {rep['val']['groups']}; seeds {rep['seeds']}{sim}")
+    metrics = rep["metrics"]
+    print(f"{'model':<6} {'train items':>11} {'human':>6} " + " ".join(f"{m:>20}" for m in metrics))
+    for row in rep["rows"]:
+        print(f"{row['model']:<6} {row['train']['items']:>11} {row['human_items']:>6} "
+              + " ".join(f"{_num(row['test'][m]):>20}" for m in metrics))
+    print(f"{'B − A':<6} {'':>11} {'':>6} " + " ".join(f"{_num(rep['delta'][m], sign=True):>20}" for m in metrics))
+    print(f"B better than A in {rep['b_better_seeds']} of {len(rep['seeds'])} seed(s); report {rep['path']}")
+    return 0
+
+
+def _num(v, sign: bool = False) -> str:
+    return "—" if v is None else (f"{v:+.3f}" if sign else f"{v:.3f}")
+
+
 def register(sub) -> None:
     """Add the ``train`` and ``experiment`` subcommands to an argparse subparsers object."""
     sp = sub.add_parser("train", help="train an intro / chorus / interest model from the labels in the store")
@@ -92,6 +133,21 @@ def register(sub) -> None:
                     help="another library's home (db/ + data/) used for training only (repeatable)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(fn=cmd_train)
+
+    sp = sub.add_parser("label-gain", help="held-out gain from human labels: model A (truth only) vs B (+ human)")
+    sp.add_argument("--task", required=True, choices=["intro", "chorus", "interest"])
+    sp.add_argument("--simulate", action="store_true",
+                    help="first write labels of simulated people (a scratch copy of a SQLite db unless --in-place)")
+    sp.add_argument("--in-place", action="store_true", help="with --simulate: write into the configured database")
+    sp.add_argument("--human-fraction", type=float, default=0.5, help="share of non-test groups people label")
+    sp.add_argument("--arch", default="transformer", choices=["transformer", "crnn"])
+    sp.add_argument("--epochs", type=int, default=40)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--repeats", type=int, default=1, help="A/B pairs with seeds seed, seed+1, ...")
+    sp.add_argument("--truth-control", action="store_true",
+                    help="also train B_truth: B's extra items with their truth labels (is it the items or the labels?)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(fn=cmd_label_gain)
 
     sp = sub.add_parser("experiment", help="run seed-000 experiments (exp0..exp4) with held-out metrics")
     sp.add_argument("name", nargs="?", help="exp0 | exp1 | exp2 | exp3 | exp4")

@@ -4,7 +4,8 @@
 items that pass :class:`ExportFilters`, with the item facts an export needs.
 :func:`assign_split` splits the items **by group** (series for episodes,
 artist for songs: a series or artist is never on two sides) or **by upload
-date** (everything uploaded on or after the cut-off date is held out), or
+date** (the newest dates are held out, or everything uploaded on or after a
+fixed cut-off date), or
 keeps the store's own split.
 """
 
@@ -128,16 +129,32 @@ class PredictionRecord:
 
 @dataclass(frozen=True)
 class SplitPlan:
-    """How to split: ``by`` one of :data:`SPLIT_MODES`, the held-out fractions and the seed."""
+    """How to split: ``by`` one of :data:`SPLIT_MODES`, the held-out fractions and the seed.
+
+    ``cutoff`` (``by="upload_date"`` only, ``YYYY-MM-DD``): items uploaded on or
+    after this date are held out (``test``) whatever ``test_fraction`` says; the
+    validation share is then taken from the newest dates before it.
+    """
 
     by: str = "group"
     test_fraction: float = 0.2
     val_fraction: float = 0.0
     seed: int = 0
+    cutoff: str | None = None
 
     def __post_init__(self) -> None:
         if self.by not in SPLIT_MODES:
             raise ValidationError(f"split must be one of {SPLIT_MODES}; got {self.by!r}")
+        if self.cutoff is not None:
+            import datetime as _dt
+
+            if self.by != "upload_date":
+                raise ValidationError(f"a cut-off date needs split by upload_date, not {self.by!r}")
+            try:
+                day = _dt.date.fromisoformat(str(self.cutoff)[:10])
+            except ValueError:
+                raise ValidationError(f"cut-off must be a date YYYY-MM-DD; got {self.cutoff!r}") from None
+            object.__setattr__(self, "cutoff", day.isoformat())
         if not (0.0 <= self.test_fraction < 1.0 and 0.0 <= self.val_fraction < 1.0
                 and self.test_fraction + self.val_fraction < 1.0):
             raise ValidationError(f"split fractions must be in [0, 1) and sum below 1; got test "
@@ -260,6 +277,10 @@ def assign_split(items: list[ItemRecord], plan: SplitPlan) -> list[ItemRecord]:
     split_of: dict[str, str] = {}
     held = {"test": plan.test_fraction * total, "val": plan.val_fraction * total}
     taken = {"test": 0, "val": 0}
+    if plan.by == "upload_date" and plan.cutoff is not None:  # a fixed date: on/after it is held out
+        split_of = {d: "test" for d in order if d >= plan.cutoff}
+        order = [d for d in order if d < plan.cutoff]
+        held["test"] = 0.0
     for unit in reversed(order):  # newest dates / last hashed groups go to test, then val
         for name in ("test", "val"):
             if taken[name] < held[name] and (taken[name] + sizes[unit] <= held[name] + 0.5 * sizes[unit]
@@ -269,7 +290,7 @@ def assign_split(items: list[ItemRecord], plan: SplitPlan) -> list[ItemRecord]:
                 break
         else:
             split_of[unit] = "train"
-    if len(order) > 1 and all(v != "train" for v in split_of.values()):
+    if plan.cutoff is None and len(order) > 1 and all(v != "train" for v in split_of.values()):
         split_of[order[0]] = "train"
     return [dataclasses.replace(it, split=split_of[it.upload_date if plan.by == "upload_date" else it.group])
             for it in items]

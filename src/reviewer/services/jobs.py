@@ -50,11 +50,13 @@ __all__ = [
     "TRAIN_TASKS",
     "JobStatus",
     "ModelVersionView",
+    "Progress",
     "compare_versions",
     "job_status",
     "jobs_dir",
     "list_jobs",
     "model_versions",
+    "parse_progress",
     "promote",
     "repredict",
     "start_job",
@@ -71,6 +73,7 @@ JOB_STATES = ("queued", "running", "done", "failed", "stopped", "lost")
 #: Tasks ``reviewer train`` knows.
 TRAIN_TASKS = ("intro", "chorus", "interest")
 _EPOCH = re.compile(r"epoch\s+(\d+)(?:\s*/\s*(\d+))?", re.IGNORECASE)
+_BEST = re.compile(r"best val_f1\s+([0-9.]+)\s*\(epoch\s+(\d+)\)", re.IGNORECASE)
 _ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{6}$")
 LOG_TAIL_LINES = 30
 
@@ -90,11 +93,13 @@ class JobStatus:
     progress : float or None
         In [0, 1] when the command reports ``epoch k/n``; None while unknown.
     message : str
-        The last progress line (or the error).
+        The last log line (or the error).
     elapsed : float
         Seconds since the start (until the end for finished jobs).
     result : dict or None
         The command's JSON output (``--json``), when it printed one.
+    progress_text : str
+        ``epoch k/n · best val F1 x (epoch j)`` from the last progress line (:func:`parse_progress`).
     """
 
     job_id: str
@@ -113,6 +118,7 @@ class JobStatus:
     path: Path
     result: dict | None = None
     log_tail: str = ""
+    progress_text: str = ""
 
     @property
     def finished(self) -> bool:
@@ -302,7 +308,7 @@ def job_status(job_id: str, *, settings: Settings) -> JobStatus:
         state=state, progress=st.get("progress"), message=st.get("message", ""), started_at=st.get("started_at"),
         finished_at=st.get("finished_at"), elapsed=max(0.0, float(end) - float(st.get("started", end))),
         returncode=st.get("returncode"), pid=st.get("pid"), user=meta.get("user"), path=d, result=st.get("result"),
-        log_tail=_tail(d / "log.txt"),
+        log_tail=_tail(d / "log.txt"), progress_text=st.get("progress_text", ""),
     )
 
 
@@ -355,11 +361,40 @@ def _parse_result(text: str) -> dict | None:
     return None
 
 
-def _progress(line: str) -> float | None:
+@dataclass(frozen=True)
+class Progress:
+    """What one log line says about a training run: epoch ``k`` of ``n`` and the best validation score so far."""
+
+    epoch: int
+    epochs: int
+    best_val: float | None = None
+    best_epoch: int | None = None
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.epoch / max(1, self.epochs))
+
+    def text(self) -> str:
+        best = "" if self.best_val is None else f" · best val F1 {self.best_val:.3f} (epoch {self.best_epoch})"
+        return f"epoch {self.epoch}/{self.epochs}{best}"
+
+
+def parse_progress(line: str) -> Progress | None:
+    """``epoch k/n ... best val_f1 x (epoch j)`` (:func:`reviewer.train.trainer.progress_line`) → :class:`Progress`.
+
+    None for lines without ``epoch k/n`` (e.g. ``early stop at epoch 9``).
+    """
     m = _EPOCH.search(line)
-    if m and m.group(2):
-        return min(1.0, int(m.group(1)) / max(1, int(m.group(2))))
-    return None
+    if not (m and m.group(2)):
+        return None
+    b = _BEST.search(line)
+    return Progress(epoch=int(m.group(1)), epochs=int(m.group(2)), best_val=float(b.group(1)) if b else None,
+                    best_epoch=int(b.group(2)) if b else None)
+
+
+def _progress(line: str) -> float | None:
+    p = parse_progress(line)
+    return None if p is None else p.fraction
 
 
 def run_supervisor(job_dir: str | Path, *, poll: float = 0.5, on_line: Callable[[str], None] | None = None) -> int:
@@ -386,9 +421,9 @@ def run_supervisor(job_dir: str | Path, *, poll: float = 0.5, on_line: Callable[
                 if lines:
                     st["message"] = lines[-1][-300:]
                     for ln in reversed(lines):
-                        p = _progress(ln)
+                        p = parse_progress(ln)
                         if p is not None:
-                            st["progress"] = p
+                            st["progress"], st["progress_text"] = p.fraction, p.text()
                             break
                     if on_line:
                         on_line(lines[-1])

@@ -29,7 +29,7 @@ from reviewer.models.checkpoint import copy_checkpoint, save_checkpoint
 from reviewer.models.registry import default_model_path, load_scorer
 from reviewer.pipeline import extract_digest
 from reviewer.settings import Settings
-from reviewer.train.datasets import DataSplit, load_training_items, split_items
+from reviewer.train.datasets import DataSplit, count_sources, load_training_items, split_items
 from reviewer.train.evaluate import evaluate_scores
 from reviewer.train.trainer import TrainConfig, fit_and_evaluate
 
@@ -42,6 +42,9 @@ class TrainSummary:
 
     ``test_metrics`` are measured on held-out items only (never on training data);
     ``val_metrics`` on the validation groups used for early stopping.
+    ``label_sources``: per side (train / val / test), how many items each label
+    source labelled (human correction > crowd consensus > demo truth, see
+    :func:`reviewer.train.datasets.resolve_item_labels`).
     """
 
     task: str
@@ -58,6 +61,7 @@ class TrainSummary:
     train_seconds: float
     n_parameters: int
     checkpoint_bytes: int
+    label_sources: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
 
 def _engine_for(settings: Settings):
@@ -67,7 +71,8 @@ def _engine_for(settings: Settings):
 
 
 def load_split(task: str, *, engine, settings: Settings, config: PipelineConfig | None = None,
-               extra_sources: Sequence[Settings] = (), val_fraction: float = 0.25, seed: int = 0) -> DataSplit:
+               extra_sources: Sequence[Settings] = (), val_fraction: float = 0.25, seed: int = 0,
+               sources: Sequence[str] | None = None) -> DataSplit:
     """Labelled items of the main store split by group, plus train-only items from other libraries.
 
     Parameters
@@ -76,14 +81,45 @@ def load_split(task: str, *, engine, settings: Settings, config: PipelineConfig 
         Other libraries (their own database and data dir), e.g. a second demo
         library built with another seed. Their items only ever train or validate;
         those sharing a series / artist name with a held-out group are dropped.
+    sources : sequence of str, optional
+        Label sources that may be used (default: all, by precedence).
     """
     config = config or PipelineConfig()
-    items = load_training_items(task, engine=engine, settings=settings, config=config)
+    kw = {} if sources is None else {"sources": tuple(sources)}
+    items = load_training_items(task, engine=engine, settings=settings, config=config, **kw)
     extra = []
     for k, other in enumerate(extra_sources):
         extra += load_training_items(task, engine=_engine_for(other), settings=other, config=config,
-                                     source=f"extra{k}:{other.home}")
+                                     source=f"extra{k}:{other.home}", **kw)
     return split_items(items, val_fraction=val_fraction, seed=seed, extra=extra)
+
+
+def label_source_counts(task: str, *, engine) -> dict[str, dict[str, int]]:
+    """How many items of each label source a ``task`` training set would use, per store split.
+
+    Same precedence as training (:func:`reviewer.train.datasets.resolve_item_labels`:
+    human correction > crowd consensus > demo truth); no segment table is read.
+
+    Returns
+    -------
+    dict
+        ``{"train": {"human": n, "crowd": n, "truth": n, ..., "simulated": n}, "test": {...}}``
+        (``train`` = every non-test item, validation included).
+    """
+    from reviewer.train.datasets import SOURCE_PRECEDENCE, TASK_ITEM_KIND, resolve_item_labels
+
+    if task not in TASK_ITEM_KIND:
+        raise ValidationError(f"task must be one of {sorted(TASK_ITEM_KIND)}; got {task!r}")
+    out = {side: {**{src: 0 for src in SOURCE_PRECEDENCE}, "simulated": 0} for side in ("train", "test")}
+    with store.session_scope(engine) as s:
+        for item in store.iter_items(session=s, kind=TASK_ITEM_KIND[task]):
+            got = resolve_item_labels(s, item, task)
+            if got is None:
+                continue
+            side = out["test" if item.split == "test" else "train"]
+            side[got.source] += 1
+            side["simulated"] += bool(got.simulated)
+    return out
 
 
 def new_version(task: str, arch: str) -> str:
@@ -123,7 +159,8 @@ def train_task(task: str, *, engine, settings: Settings, arch: str = "transforme
     tc = dataclasses.replace(tc, **changes)
     config = config or PipelineConfig()
     split = load_split(task, engine=engine, settings=settings, config=config, extra_sources=extra_sources, seed=tc.seed)
-    log.info("%s split: %s", task, split.summary())
+    sources = {side: count_sources(getattr(split, side)) for side in ("train", "val", "test")}
+    log.info("%s split: %s; items by label source: %s", task, split.summary(), sources)
     if not split.train:
         raise ValidationError(f"no labelled {task} items to train on (import truth labels or label some items)")
     if not split.test:
@@ -144,6 +181,7 @@ def train_task(task: str, *, engine, settings: Settings, arch: str = "transforme
     record = {
         "arch": tc.arch, "train_config": tc.to_dict(), "net_config": outcome.result.net_config,
         "config_digest": extract_digest(config), "split": split.summary(), "best_epoch": outcome.result.best_epoch,
+        "label_sources": sources,
     }  # fmt: skip
     with store.session_scope(engine) as s:
         mv = store.add_model_version(session=s, task=task, name=tc.arch, version=version, path=str(out_dir),
@@ -158,7 +196,7 @@ def train_task(task: str, *, engine, settings: Settings, arch: str = "transforme
         task=task, arch=tc.arch, version=version, path=str(out_dir), model_version_id=mv_id, activated=activate,
         split=split.summary(), best_epoch=outcome.result.best_epoch, epochs_run=len(outcome.result.history),
         val_metrics=outcome.val_metrics, test_metrics=test_metrics, train_seconds=outcome.result.seconds,
-        n_parameters=n_params, checkpoint_bytes=size,
+        n_parameters=n_params, checkpoint_bytes=size, label_sources=sources,
     )  # fmt: skip
 
 

@@ -4,20 +4,22 @@ Targets (seed 001): a segment is positive when its **centre** lies in a label
 interval ``[start, end)`` of the task's kinds:
 
 ==========  ========  ===========================================================
-task        items     positive segments
+task        items     label kinds
 ==========  ========  ===========================================================
-intro       episodes  current ``intro`` labels (truth, human corrections, imports)
-chorus      songs     current ``chorus`` labels
-interest    songs     current ``hook`` labels, or crowd consensus: at least
-                      ``min_crowd`` crowd ``interest`` labels and at least half
-                      of them covering the segment centre
+intro       episodes  ``intro``
+chorus      songs     ``chorus``
+interest    songs     ``hook`` and ``interest`` (the crowd's "most interesting region")
 ==========  ========  ===========================================================
 
-Only *labelled* items take part: an episode with intro labels or
-``extra["has_intro"] is False`` (all negative), a song with labels of the task
-or with imported truth sections (``extra["sections"]``; a song with no chorus is
-then all negative). Rejected labels are ignored; a human correction replaces
-the truth it supersedes (:func:`reviewer.store.current_labels`).
+Each item's labels come from **one** source, by precedence (:func:`resolve_item_labels`):
+a human correction from the Review page > an imported label > crowd consensus
+(the row :func:`reviewer.services.crowd_review.aggregate_pool` writes) > the
+demo truth. Only *labelled* items take part: items with a label of the task,
+an episode with ``extra["has_intro"] is False`` (all negative), a song with
+imported truth sections (``extra["sections"]``; no label of the task → all
+negative). Rejected labels are ignored; a human correction replaces the truth
+it supersedes (:func:`reviewer.store.current_labels`).
+:func:`count_sources` reports how many items each source labelled.
 
 Splits: ``split == "test"`` items are held out and never trained on. The rest
 is split into train / validation **by group** (series for episodes, artist for
@@ -43,7 +45,8 @@ from reviewer.settings import Settings
 log = logging.getLogger(__name__)
 
 TASK_ITEM_KIND: dict[str, str] = {"intro": "episode", "chorus": "song", "interest": "song"}
-TASK_LABEL_KINDS: dict[str, tuple[str, ...]] = {"intro": ("intro",), "chorus": ("chorus",), "interest": ("hook",)}
+TASK_LABEL_KINDS: dict[str, tuple[str, ...]] = {"intro": ("intro",), "chorus": ("chorus",),
+                                                "interest": ("hook", "interest")}
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ class TrainingItem:
         Which library the item came from (``"main"`` or an extra one).
     extra : Mapping
         The item's ``extra`` (``views``, ``upload_date``, ...).
+    label_source : str
+        Where the targets came from: ``"human"``, ``"import"``, ``"crowd"`` or ``"truth"``.
+    simulated : bool
+        The labels were written by simulated annotators / reviewers (demo measurements).
     """
 
     key: str
@@ -77,6 +84,8 @@ class TrainingItem:
     intervals: tuple[tuple[float, float], ...]
     source: str = "main"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    label_source: str = "truth"
+    simulated: bool = False
 
     @property
     def duration(self) -> float:
@@ -120,12 +129,128 @@ def item_group(item: Any) -> str:
     return f"item:{item.key}"
 
 
+#: Label sources in order of precedence: an item's targets come from the first one that labelled it.
+SOURCE_PRECEDENCE: tuple[str, ...] = ("human", "crowd_resolved", "import", "crowd", "truth")
+#: ``Label.author`` prefix of crowd consensus rows (``reviewer.services.crowd_review.CONSENSUS_AUTHOR_PREFIX``).
+CONSENSUS_PREFIX = "crowd-consensus:"
+
+
+@dataclass(frozen=True)
+class ItemLabels:
+    """The labels that define an item's targets for one task, and where they came from.
+
+    Attributes
+    ----------
+    source : str
+        ``"human"`` (Review-page corrections), ``"crowd_resolved"``, ``"import"``, ``"crowd"`` (consensus),
+        ``"truth"`` (demo / imported ground truth, including the "no intro" /
+        "no chorus" facts of ``item.extra``).
+    intervals : tuple of (float, float)
+        Positive intervals (empty: every segment negative).
+    crowd_votes : tuple of (float, float)
+        Raw crowd intervals to be voted per segment (only for legacy crowd rows without a consensus).
+    simulated : bool
+        The labels were written by simulated people (authors ``sim-...``).
+    """
+
+    source: str
+    intervals: tuple[tuple[float, float], ...]
+    crowd_votes: tuple[tuple[float, float], ...] = ()
+    simulated: bool = False
+
+
+def _is_simulated(label, session=None) -> bool:
+    """Written by a simulated person: author ``sim-…``, a note saying so, or a consensus of simulated annotators."""
+    import json
+
+    author = (label.author or "").lower()
+    if author.startswith(("sim-", "sim:")) or '"simulated": true' in (label.note or ""):
+        return True
+    if session is None or not author.startswith(CONSENSUS_PREFIX) or not label.note:
+        return False
+    try:
+        note = json.loads(label.note)
+        pool_id, task_id = int(note["pool_id"]), int(note["task_id"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    from reviewer import store
+
+    names = [u.name for _, _, u in store.pool_answers(session=session, pool_id=pool_id, task_ids=[task_id])]
+    return bool(names) and all(n.lower().startswith("sim-") for n in names)
+
+
+def resolve_item_labels(session, item, task: str, *, sources: Sequence[str] = SOURCE_PRECEDENCE,
+                        min_crowd: int = 2) -> ItemLabels | None:
+    """Which labels train ``item`` for ``task``: the first source of :data:`SOURCE_PRECEDENCE` that has some.
+
+    Precedence: a human correction (Review page) > a reviewer's settlement of a
+    crowd disagreement (``crowd_resolved``) > an imported label > crowd
+    consensus > demo truth. Only current (head, not rejected) labels count; a
+    correction that supersedes a truth row has already replaced it. Crowd
+    labels are the consensus rows :func:`reviewer.services.crowd_review.aggregate_pool`
+    writes (one per task, author ``crowd-consensus:<method>``); other crowd rows
+    (raw per-annotator labels) count only when at least ``min_crowd`` of them
+    exist and are then voted per segment (:func:`crowd_consensus`).
+    When no label of an allowed source exists, the item's truth facts decide
+    (``extra["has_intro"] is False`` → an all-negative episode; a song with
+    truth ``extra["sections"]`` but no label of the task → all negative),
+    provided ``"truth"`` is allowed. None: the item is not labelled for the task.
+    """
+    from reviewer import store
+
+    if task not in TASK_ITEM_KIND:
+        raise ValidationError(f"unknown task {task!r}; expected one of {sorted(TASK_ITEM_KIND)}")
+    bad = [s for s in sources if s not in SOURCE_PRECEDENCE]
+    if bad:
+        raise ValidationError(f"unknown label source(s) {bad}; expected some of {list(SOURCE_PRECEDENCE)}")
+    kinds = TASK_LABEL_KINDS[task]
+    heads = [lb for lb in store.current_labels(session=session, item_id=item.id) if lb.kind in kinds]
+    for src in (s for s in SOURCE_PRECEDENCE if s in sources):
+        rows = [lb for lb in heads if lb.source == src]
+        if not rows:
+            continue
+        sim = any(_is_simulated(lb, session) for lb in rows)
+        if src == "crowd":
+            consensus = [lb for lb in rows if (lb.author or "").startswith(CONSENSUS_PREFIX)]
+            if consensus:
+                return ItemLabels("crowd", tuple((float(lb.start), float(lb.end)) for lb in consensus),
+                                  simulated=sim)
+            if len(rows) >= max(1, min_crowd):
+                return ItemLabels("crowd", (), crowd_votes=tuple((float(lb.start), float(lb.end)) for lb in rows),
+                                  simulated=sim)
+            continue
+        return ItemLabels(src, tuple((float(lb.start), float(lb.end)) for lb in rows), simulated=sim)
+    if "truth" in sources:
+        extra = item.extra or {}
+        if task == "intro" and extra.get("has_intro") is False:
+            return ItemLabels("truth", ())
+        if task != "intro" and "sections" in extra:
+            return ItemLabels("truth", ())
+    return None
+
+
+def count_sources(items: Iterable["TrainingItem"]) -> dict[str, int]:
+    """Items per label source (``{"human": n, "crowd": n, "truth": n, ...}``; ``simulated`` counts simulated ones)."""
+    out = {s: 0 for s in SOURCE_PRECEDENCE}
+    sim = 0
+    for it in items:
+        out[it.label_source] = out.get(it.label_source, 0) + 1
+        sim += bool(it.simulated)
+    out["simulated"] = sim
+    return out
+
+
 def load_training_items(task: str, *, engine, settings: Settings, config: PipelineConfig | None = None,
-                        source: str = "main", min_crowd: int = 2) -> list[TrainingItem]:
+                        source: str = "main", min_crowd: int = 2,
+                        sources: Sequence[str] = SOURCE_PRECEDENCE) -> list[TrainingItem]:
     """Labelled items of ``task`` with their segment tables (extracted with ``config``).
 
-    Items whose segment table is not on disk are skipped with a warning (run
-    ``reviewer extract``).
+    Each item's targets come from one label source (:func:`resolve_item_labels`:
+    human correction > import > crowd consensus > demo truth); ``sources``
+    restricts which sources may be used (e.g. ``("truth",)`` for a truth-only
+    model). ``TrainingItem.label_source`` records the source used and
+    :func:`count_sources` counts them. Items whose segment table is not on disk
+    are skipped with a warning (run ``reviewer extract``).
     """
     from reviewer import store
     from reviewer.pipeline import load_table, table_path
@@ -133,40 +258,30 @@ def load_training_items(task: str, *, engine, settings: Settings, config: Pipeli
     if task not in TASK_ITEM_KIND:
         raise ValidationError(f"unknown task {task!r}; expected one of {sorted(TASK_ITEM_KIND)}")
     config = config or PipelineConfig()
-    kinds = TASK_LABEL_KINDS[task]
     out: list[TrainingItem] = []
     skipped = 0
     with store.session_scope(engine) as s:
         for item in store.iter_items(session=s, kind=TASK_ITEM_KIND[task]):
-            labels = [lb for k in kinds for lb in store.current_labels(session=s, item_id=item.id, kind=k)
-                      if lb.source != "crowd"]
-            crowd = []
-            if task == "interest":
-                crowd = [(lb.start, lb.end) for lb in
-                         store.current_labels(session=s, item_id=item.id, kind="interest", source="crowd")]
-            extra = dict(item.extra or {})
-            labelled = bool(labels) or len(crowd) >= min_crowd
-            if task == "intro":
-                labelled = labelled or extra.get("has_intro") is False
-            else:
-                labelled = labelled or "sections" in extra
-            if not labelled:
+            resolved = resolve_item_labels(s, item, task, sources=sources, min_crowd=min_crowd)
+            if resolved is None:
                 continue
             try:
                 table = load_table(table_path(settings, item.key, config))
             except PackageError:
                 skipped += 1
                 continue
-            intervals = tuple((float(lb.start), float(lb.end)) for lb in labels)
-            targets = segment_targets(table.segments, intervals)
-            if crowd:
-                targets = np.maximum(targets, crowd_consensus(table.segments, crowd, min_labels=min_crowd))
+            targets = segment_targets(table.segments, resolved.intervals)
+            if resolved.crowd_votes:
+                targets = np.maximum(targets, crowd_consensus(table.segments, resolved.crowd_votes,
+                                                              min_labels=min_crowd))
             key = item.key if source == "main" else f"{source}::{item.key}"  # keys of two libraries may clash
             out.append(TrainingItem(key=key, group=item_group(item), split=item.split, table=table,
-                                    targets=targets, intervals=intervals, source=source, extra=extra))
+                                    targets=targets, intervals=resolved.intervals, source=source,
+                                    extra=dict(item.extra or {}), label_source=resolved.source,
+                                    simulated=resolved.simulated))
     if skipped:
         log.warning("%s: %d labelled %s item(s) have no segment table; run `reviewer extract`", task, skipped, source)
-    log.info("%s: %d labelled item(s) from %s", task, len(out), source)
+    log.info("%s: %d labelled item(s) from %s, by label source %s", task, len(out), source, count_sources(out))
     return out
 
 

@@ -166,6 +166,22 @@ def _better(cur: dict[str, float], best: dict[str, float] | None, monitor: str) 
     return cur["val_loss"] < best["val_loss"] - 1e-6
 
 
+def progress_line(epoch: int, epochs: int, row: Mapping[str, float], best: Mapping[str, float] | None,
+                  best_epoch: int) -> str:
+    """``epoch k/n: train_loss … val_f1 … val_loss … | best val_f1 … (epoch j)`` — one line per epoch.
+
+    :func:`reviewer.services.jobs.parse_progress` reads ``k/n`` from it (the
+    progress bar of a background training job) and the best validation score.
+    """
+    parts = [f"epoch {epoch}/{epochs}:", f"train_loss {row['train_loss']:.4f}"]
+    for k in ("val_f1", "val_loss"):
+        if k in row:
+            parts.append(f"{k} {row[k]:.4f}")
+    if best is not None and "val_f1" in best:
+        parts.append(f"| best val_f1 {best['val_f1']:.4f} (epoch {best_epoch})")
+    return " ".join(parts)
+
+
 def train_net(train: Sequence[Example], val: Sequence[Example], *, config: TrainConfig, head: str) -> TrainResult:
     """Train a fresh net of ``config.arch`` on ``train``; early-stop on ``val``.
 
@@ -226,12 +242,12 @@ def train_net(train: Sequence[Example], val: Sequence[Example], *, config: Train
             if val:
                 row.update(validation_scores(net, val, config=config, pos_weight=pos_weight))
             history.append(row)
-            log.debug("epoch %d: %s", epoch, {k: round(v, 4) for k, v in row.items()})
             if not val or _better(row, best, config.monitor):
                 best, best_epoch, stale = dict(row), epoch, 0
                 best_state = copy.deepcopy(net.state_dict())
             else:
                 stale += 1
+            log.info("%s", progress_line(epoch, config.epochs, row, best, best_epoch))
             if epoch >= config.min_epochs and stale >= config.patience:
                 log.info("early stop at epoch %d (best %d)", epoch, best_epoch)
                 break
