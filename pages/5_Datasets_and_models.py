@@ -173,6 +173,17 @@ def job_panel(job_id: str) -> None:
     st.caption(f"Folder: `{job.path}`")
 
 
+def launch(what: str, start) -> None:
+    """Start a background job (``start()`` returns its JobStatus) and watch it, or say why it did not start."""
+    try:
+        job = start()
+    except ReviewerError as exc:
+        st.error(f"Not started: {exc}")
+    else:
+        ss[state.DATA_JOB] = job.job_id
+        st.toast(f"{what} started in the background ({job.job_id}).")
+
+
 @st.fragment(run_every=2.0)
 def watch_job() -> None:
     """Polls the watched job every 2 s without rerunning (or blocking) the rest of the page."""
@@ -186,14 +197,8 @@ def training_section() -> None:
     task = c1.selectbox("Task", list(jobs.TRAIN_TASKS), key=state.DATA_TRAIN_TASK, format_func=TASK_TEXT.get)
     epochs = c2.number_input("Max. epochs", 1, 200, 40, key=state.DATA_EPOCHS)
     if c3.button("Start training", key=state.DATA_TRAIN, type="primary", width="stretch"):
-        try:
-            job = jobs.start_training(user, settings=cfg, task=task, epochs=int(epochs),
-                                      command=ss.get(state.DATA_STUB_COMMAND))
-        except ReviewerError as exc:
-            st.error(f"Not started: {exc}")
-        else:
-            ss[state.DATA_JOB] = job.job_id
-            st.toast(f"Training started in the background ({job.job_id}).")
+        launch("Training", lambda: jobs.start_training(user, settings=cfg, task=task, epochs=int(epochs),
+                                                       command=ss.get(state.DATA_STUB_COMMAND)))
     st.caption("Training runs as `python -m reviewer train` in the background: you can leave this page; "
                "the job keeps running and its log stays in the job folder.")
     watch_job()
@@ -259,14 +264,8 @@ def label_gain_section() -> None:
     if c2.button("Measure (simulated labels)", key=state.DATA_GAIN_RUN, width="stretch",
                  help="Background job: simulated annotators / reviewers label half of the training groups in a "
                       "scratch copy of the database (the app's database is not touched), then A and B train"):
-        try:
-            job = label_gain.start_measurement(user, settings=cfg, task=task,
-                                               command_override=ss.get(state.DATA_GAIN_STUB_COMMAND))
-        except ReviewerError as exc:
-            st.error(f"Not started: {exc}")
-        else:
-            ss[state.DATA_JOB] = job.job_id
-            st.toast(f"Measurement started in the background ({job.job_id}).")
+        launch("Measurement", lambda: label_gain.start_measurement(
+            user, settings=cfg, task=task, command_override=ss.get(state.DATA_GAIN_STUB_COMMAND)))
     watch_job()
     reports = label_gain.list_reports(settings=cfg, task=task)
     if not reports:

@@ -34,39 +34,36 @@ def intro_store(settings, n_groups: int = 6, per_group: int = 2):
 
 
 def test_a_and_b_share_the_held_out_set_and_b_adds_only_human_labels(settings):
-    engine = intro_store(settings)
+    engine = intro_store(settings, per_group=1)
     with pytest.raises(ValidationError, match="no human label"):
         label_gain.measure_label_gain("intro", engine=engine, settings=settings, train_config=TINY)
     sim = label_gain.simulate_human_labels("intro", engine=engine, human_fraction=0.4, seed=1)
-    assert sim["simulated"] and len(sim["groups"]) == 2 and sim["labels"] == 4
+    assert sim["simulated"] and len(sim["groups"]) == 2 and sim["labels"] == 2
     with store.session_scope(engine) as s:  # simulated corrections are human rows by the simulated reviewer
         rows = [lb for it in store.iter_items(session=s) for lb in store.current_labels(session=s, item_id=it.id)
                 if lb.source == "human"]
-    assert len(rows) == 4 and {lb.author for lb in rows} == {label_gain.SIM_REVIEWER}
+    assert len(rows) == 2 and {lb.author for lb in rows} == {label_gain.SIM_REVIEWER}
 
     rep = label_gain.measure_label_gain("intro", engine=engine, settings=settings, train_config=TINY, seeds=(0, 1),
-                                        simulation=sim, truth_control=True)
-    a, b, control = rep["rows"]
-    assert control["model"] == "B_truth" and control["train"]["items"] == b["train"]["items"]
-    assert control["train"]["label_sources"]["truth"] == control["train"]["items"] and control["human_items"] == 0
-    assert set(rep["delta_truth_control"]) == set(rep["metrics"])
+                                        simulation=sim)
+    a, b = rep["rows"]
     human_groups = set(sim["groups"])
-    assert rep["simulated"] and rep["held_out"]["groups"] == ["series:S5"] and rep["held_out"]["items"] == 2
+    assert rep["simulated"] and rep["held_out"]["groups"] == ["series:S5"] and rep["held_out"]["items"] == 1
     assert not human_groups & set(a["train"]["groups"]) and not human_groups & set(rep["val"]["groups"])
     assert set(b["train"]["groups"]) == set(a["train"]["groups"]) | human_groups
-    assert a["human_items"] == 0 and b["human_items"] == 4 == b["train"]["items"] - a["train"]["items"]
+    assert a["human_items"] == 0 and b["human_items"] == 2 == b["train"]["items"] - a["train"]["items"]
     assert a["train"]["label_sources"]["truth"] == a["train"]["items"]
-    assert b["train"]["label_sources"]["human"] == 4 and b["train"]["label_sources"]["simulated"] == 4
+    assert b["train"]["label_sources"]["human"] == 2 and b["train"]["label_sources"]["simulated"] == 2
     for p in rep["pairs"]:  # both models of a pair: same held-out items, same validation
-        assert p["A"]["test"]["n_items"] == p["B"]["test"]["n_items"] == 2
+        assert p["A"]["test"]["n_items"] == p["B"]["test"]["n_items"] == 1
     for m in rep["metrics"]:
         if rep["delta"][m] is not None:
             assert rep["delta"][m] == pytest.approx(b["test"][m] - a["test"][m], abs=1e-3)
     saved = label_gain.list_reports(settings=settings, task="intro")
     assert [r["path"] for r in saved] == [rep["path"]] and json.loads(open(rep["path"]).read())["simulated"]
     rows = label_gain.report_rows(rep)
-    assert [r["model"] for r in rows] == ["A", "B", "B_truth", "B − A"] and "(simulated)" in rows[1]["training labels"]
-    assert rows[1]["human-labelled items"] == 4 and label_gain.list_reports(settings=settings, task="chorus") == []
+    assert [r["model"] for r in rows] == ["A", "B", "B − A"] and "(simulated)" in rows[1]["training labels"]
+    assert rows[1]["human-labelled items"] == 2 and label_gain.list_reports(settings=settings, task="chorus") == []
 
 
 def test_simulated_crowd_consensus_feeds_model_b(settings, monkeypatch):
@@ -84,8 +81,11 @@ def test_simulated_crowd_consensus_feeds_model_b(settings, monkeypatch):
     sim = label_gain.simulate_human_labels("interest", engine=engine, human_fraction=0.5, seed=0)
     assert sim["labels"] == sim["labelled_items"] == 3 and sim["pools"]
     rep = label_gain.measure_label_gain("interest", engine=engine, settings=settings, train_config=TINY,
-                                        simulation=sim, save=False)
-    b = rep["rows"][1]
+                                        simulation=sim, save=False, truth_control=True)
+    _, b, control = rep["rows"]
+    assert control["model"] == "B_truth" and control["train"]["items"] == b["train"]["items"]  # same items, truth
+    assert control["train"]["label_sources"]["truth"] == control["train"]["items"] and control["human_items"] == 0
+    assert set(rep["delta_truth_control"]) == set(rep["metrics"])
     assert b["train"]["label_sources"]["crowd"] == 3 == b["human_items"] and rep["human"]["label_sources"]["simulated"] == 3
     assert rep["held_out"]["groups"] == ["artist:A6"] and "path" not in rep
 

@@ -140,3 +140,9 @@ def test_label_gain_section_shows_a_and_b_side_by_side(env):
     assert "Human-labelled items used by B: 2" in "\n".join(c.value for c in at.caption)
     at.selectbox(key=state.DATA_GAIN_TASK).set_value("chorus").run()
     assert any("No chorus measurement yet" in i.value for i in at.info)
+    at.session_state[state.DATA_GAIN_STUB_COMMAND] = STUB
+    next(b for b in at.button if b.label == "Measure (simulated labels)").click().run()
+    job = jobs.job_status(at.session_state[state.DATA_JOB], settings=settings)
+    assert job.kind == "label-gain" and job.task == "chorus" and list(job.command) == list(STUB)
+    assert label_gain.command("intro")[3:] == ["-v", "label-gain", "--task", "intro", "--json", "--repeats", "1",
+                                               "--simulate"]
