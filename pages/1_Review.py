@@ -1,4 +1,7 @@
-"""Review: annotators check the predicted intro / chorus / hook of an item, fix its bounds, accept or reject."""
+"""Review: annotators check the predicted intro / chorus / hook of an item, fix its bounds, accept or reject.
+
+Reviewers (engineers, PMs, admins) also settle crowd disagreements here (sidebar toggle, or ``?crowd_task=ID``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import streamlit as st
 from reviewer.errors import ReviewerError, StaleEditError
 from reviewer.services import review
 from reviewer.services.audio_clips import DEFAULT_PREROLL
+from reviewer.ui import disagreement
 from reviewer.ui import review_widgets as w
 from reviewer.ui import state
 from reviewer.ui.resources import engine, settings
@@ -15,6 +19,13 @@ from reviewer.ui.waveform import box_range, spectrogram_figure, timeline_figure,
 st.set_page_config(page_title="Review · reviewer", page_icon="🎧", layout="wide")
 eng, cfg = engine(), settings()
 ss = st.session_state
+
+# ---------------------------------------------------------------- crowd disagreements (reviewers only)
+disagreement.open_from_query()
+if st.sidebar.toggle("Crowd disagreement queue", key=state.REVIEW_CROWD_MODE,
+                     help="Tasks whose crowd answers disagree, worst first: compare them and resolve (log-in needed)"):
+    disagreement.section(eng, cfg)
+    st.stop()
 
 # ---------------------------------------------------------------- which item
 if state.REVIEW_ITEM not in ss and "item" in st.query_params:

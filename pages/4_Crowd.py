@@ -201,11 +201,13 @@ def reviewer_view(user: SessionUser) -> None:
                            "mean IoU": round(r.mean_iou, 3), "alpha": round(r.alpha, 3),
                            "regions": "; ".join(f"{n} {s:.0f}–{e:.0f}" if s is not None else f"{n} skip"
                                                 for n, s, e in r.regions),
-                           "review": _review_link(r.item_id)} for r in queue],
-                         hide_index=True, width="stretch", column_config=links)
+                           "review": f"Review?crowd_task={r.task_id}"} for r in queue],
+                         hide_index=True, width="stretch",
+                         column_config={"review": st.column_config.LinkColumn("review", display_text="resolve in Review")})
     with tab_all:
         try:
-            rows = crowd_review.disagreement_queue(user, engine=eng, pool_id=pool_id, threshold=1.01, limit=1000)
+            rows = crowd_review.disagreement_queue(user, engine=eng, pool_id=pool_id, threshold=1.01, limit=1000,
+                                                   include_resolved=True)
         except ReviewerError as exc:
             st.error(str(exc))
             rows = []

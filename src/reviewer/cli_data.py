@@ -131,7 +131,7 @@ def register(subparsers) -> None:
     sp.add_argument("--kind", action="append", choices=["episode", "song", "other"])
     sp.add_argument("--series", action="append")
     sp.add_argument("--artist", action="append")
-    sp.add_argument("--source", action="append", choices=["truth", "human", "crowd", "import"])
+    sp.add_argument("--source", action="append", choices=["truth", "human", "crowd", "crowd_resolved", "import"])
     sp.add_argument("--label-kind", action="append")
     sp.add_argument("--min-agreement", type=float, help="drop crowd labels whose answers agreed less (mean IoU)")
     sp.add_argument("--model-version", help="only items predicted by this model version (id, version, name:version)")

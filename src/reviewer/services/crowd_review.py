@@ -32,6 +32,7 @@ from reviewer.crowd.skills import GoldenSkill, combine_skill
 from reviewer.errors import ValidationError
 from reviewer.services.auth import REVIEWER_ROLES, SessionUser, require_role
 from reviewer.services.crowd import suspend, suspension_reason
+from reviewer.services.crowd_resolve import resolved_task_ids
 from reviewer.services.crowd_views import (
     AggregationResult,
     AnswerRow,
@@ -233,6 +234,7 @@ def disagreement_queue(
     pool_id: int | None = None,
     threshold: float | None = None,
     limit: int = 50,
+    include_resolved: bool = False,
 ) -> list[DisagreementRow]:
     """Tasks whose valid answers disagree, worst first: what reviewers should settle in the Review page.
 
@@ -240,6 +242,9 @@ def disagreement_queue(
     ----------
     threshold : float, optional
         Mean pairwise IoU below which a task is listed (default: each pool's target agreement).
+    include_resolved : bool
+        Also list tasks a reviewer already resolved
+        (:func:`reviewer.services.crowd_resolve.resolve_disagreement`); they leave the queue by default.
     """
     require_role(user, *REVIEWER_ROLES)
     out: list[DisagreementRow] = []
@@ -250,8 +255,10 @@ def disagreement_queue(
             by_task = defaultdict(list)
             for a, t, u in store.pool_answers(session=s, pool_id=pool.id):
                 by_task[t.id].append((a, t, u))
+            resolved = set() if include_resolved else resolved_task_ids(
+                s, pool=pool, task_ids=[t for t, g in by_task.items() if len(g) >= 2])
             for task_id, group in by_task.items():
-                if len(group) < 2:
+                if len(group) < 2 or task_id in resolved:
                     continue
                 item = store.get_item(session=s, item_id=group[0][1].item_id)
                 agr = task_agreement([(a.start, a.end) for a, _, _ in group], duration=float(item.duration))

@@ -135,7 +135,7 @@ def build_training_set(
     if task not in TRAINING_LABELS:
         raise ValidationError(f"task must be one of {sorted(TRAINING_LABELS)}; got {task!r}")
     spec = TRAINING_LABELS[task]
-    sources = ("human", "crowd", "import") + (("truth",) if include_truth else ())
+    sources = ("human", "crowd", "crowd_resolved", "import") + (("truth",) if include_truth else ())
     filters = ExportFilters(kinds=spec["kinds"], label_kinds=spec["label_kinds"], sources=sources,
                             min_agreement=min_agreement)
     return export_dataset(user, engine=engine, settings=settings, filters=filters, split=split,

@@ -51,8 +51,9 @@ RUN_STATUSES = ("running", "done", "failed", "interrupted")
 RECORD_STATUSES = ("ok", "failed", "skipped")
 #: ``Label.kind`` values (intervals a person or the ground truth can mark).
 LABEL_KINDS = ("intro", "recap", "credits", "chorus", "prechorus", "verse", "hook", "interest", "other")
-#: ``Label.source`` values.
-LABEL_SOURCES = ("truth", "human", "crowd", "import")
+#: ``Label.source`` values (``crowd_resolved``: a reviewer settled a crowd disagreement, see
+#: :mod:`reviewer.services.crowd_resolve`).
+LABEL_SOURCES = ("truth", "human", "crowd", "import", "crowd_resolved")
 #: ``Label.status`` values.
 LABEL_STATUSES = ("accepted", "rejected", "proposed")
 #: Common ``Artifact.kind`` values (free text; these are the ones the pipeline writes).

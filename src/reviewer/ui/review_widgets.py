@@ -222,7 +222,7 @@ def regions(data: review.ReviewData, kind: str, region: tuple[float, float]) -> 
         out.extend(Region(s, e, "prechorus", "predicted pre-chorus") for s, e in pred.prechorus)
     for lb in data.labels:
         if lb.kind == kind:
-            role = "human" if lb.source == "human" else "truth"
+            role = "human" if lb.source in ("human", "crowd_resolved") else "truth"
         else:
             role = lb.kind if lb.kind in ("chorus", "prechorus") else "other"
         out.append(Region(lb.start, lb.end, role, f"{lb.kind} label ({lb.source})"))

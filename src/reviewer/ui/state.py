@@ -182,15 +182,26 @@ DATA_KEYS = (
 )
 ALL_KEYS = ALL_KEYS + CROWD_KEYS + DATA_KEYS
 
-# --- Datasets & models page: training-set split and the human-label gain (pages/5_Datasets_and_models.py) ---
-DATA_SET_SPLIT = "data.set_split"  # training set: group / upload_date / store
-DATA_SET_TEST_FRACTION = "data.set_test_fraction"
-DATA_SET_CUTOFF = "data.set_cutoff"  # datetime.date or None: upload-date cut-off of the training set
-DATA_GAIN_TASK = "data.gain_task"
-DATA_GAIN_REPORT = "data.gain_report"  # str: path of the label-gain report shown
-DATA_GAIN_RUN = "data.gain_run"  # button: start a (simulated) measurement job
-DATA_GAIN_STUB_COMMAND = "data.gain_stub_command"  # tuple of str: tests only — run this instead of `reviewer label-gain`
+# --- Review page: the crowd disagreement queue (src/reviewer/ui/disagreement.py) ---
+REVIEW_CROWD_MODE = "review.crowd_mode"  # bool: show the disagreement queue instead of the item editor
+REVIEW_CROWD_POOL = "review.crowd_pool_id"  # int: pool filter (0 = every pool)
+REVIEW_CROWD_THRESHOLD = "review.crowd_threshold"  # float: list tasks whose mean pairwise IoU is below this
+REVIEW_CROWD_TASK = "review.crowd_task_id"  # int: the task being resolved (mirrors ?crowd_task=ID)
+REVIEW_CROWD_SEEN = "review.crowd_seen"  # str "task:answer ids:resolution id" the reviewer is looking at
+REVIEW_CROWD_CHOICE = "review.crowd_choice"  # consensus / annotator / corrected
+REVIEW_CROWD_ANSWER = "review.crowd_answer_id"  # int: the annotator's answer picked
+REVIEW_CROWD_START = "review.crowd_start"  # float seconds: the corrected region
+REVIEW_CROWD_END = "review.crowd_end"
+REVIEW_CROWD_LAST_BOX = "review.crowd_last_box"  # "start:end" of the last applied drag selection
+REVIEW_CROWD_WAVE = "review.crowd_wave_chart"
+REVIEW_CROWD_LISTEN = "review.crowd_listen"  # which region plays: "consensus" / "answer:<id>" / "corrected"
+REVIEW_CROWD_COMMENT = "review.crowd_comment"
+REVIEW_CROWD_RESOLVE = "review.crowd_resolve"  # button
+REVIEW_CROWD_RELOAD = "review.crowd_reload"  # button: look again after a stale refusal
 
-DATA_GAIN_KEYS = (DATA_SET_SPLIT, DATA_SET_TEST_FRACTION, DATA_SET_CUTOFF, DATA_GAIN_TASK, DATA_GAIN_REPORT,
-                  DATA_GAIN_RUN, DATA_GAIN_STUB_COMMAND)
-ALL_KEYS = ALL_KEYS + DATA_GAIN_KEYS
+REVIEW_CROWD_KEYS = (
+    REVIEW_CROWD_MODE, REVIEW_CROWD_POOL, REVIEW_CROWD_THRESHOLD, REVIEW_CROWD_TASK, REVIEW_CROWD_SEEN,
+    REVIEW_CROWD_CHOICE, REVIEW_CROWD_ANSWER, REVIEW_CROWD_START, REVIEW_CROWD_END, REVIEW_CROWD_LAST_BOX,
+    REVIEW_CROWD_WAVE, REVIEW_CROWD_LISTEN, REVIEW_CROWD_COMMENT, REVIEW_CROWD_RESOLVE, REVIEW_CROWD_RELOAD,
+)
+ALL_KEYS = ALL_KEYS + REVIEW_CROWD_KEYS

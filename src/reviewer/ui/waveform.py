@@ -25,17 +25,30 @@ STYLES = {
     "human": ("rgba(44,160,44,0.22)", "rgb(44,160,44)", "solid"),
     "draft": ("rgba(214,39,40,0.10)", "rgb(214,39,40)", "dash"),
     "other": ("rgba(127,127,127,0.10)", "rgb(127,127,127)", "dot"),
+    "consensus": ("rgba(44,160,44,0.16)", "rgb(20,120,20)", "dash"),
+    "resolved": ("rgba(31,119,180,0.18)", "rgb(31,119,180)", "solid"),
 }
+#: Crowd answers of one task (one colour per annotator: roles ``answer0`` … ``answer7``).
+ANSWER_COLOURS = ("rgb(214,39,40)", "rgb(148,103,189)", "rgb(140,86,75)", "rgb(227,119,194)",
+                  "rgb(188,189,34)", "rgb(23,190,207)", "rgb(255,127,14)", "rgb(127,127,127)")
+STYLES.update({f"answer{i}": (c.replace("rgb", "rgba").replace(")", ",0.45)"), c, "solid")
+               for i, c in enumerate(ANSWER_COLOURS)})
 
 
 @dataclass(frozen=True)
 class Region:
-    """One overlay: ``role`` picks the style (see :data:`STYLES`), ``text`` is its legend entry."""
+    """One overlay: ``role`` picks the style (see :data:`STYLES`), ``text`` is its legend entry.
+
+    ``y0`` … ``y1`` is the band it covers (fractions of the plot height; the
+    whole height by default): crowd answers each get their own lane.
+    """
 
     start: float
     end: float
     role: str
     text: str
+    y0: float = 0.0
+    y1: float = 1.0
 
 
 def _axis_range(start: float, end: float) -> list[float]:
@@ -69,8 +82,9 @@ def waveform_figure(times: np.ndarray, mins: np.ndarray, maxs: np.ndarray, *, vi
         fill, line, dash = STYLES.get(r.role, STYLES["draft"])
         first = r.text not in seen
         seen.add(r.text)
-        fig.add_shape(type="rect", x0=r.start, x1=r.end, y0=0, y1=1, yref="paper", fillcolor=fill,
-                      line={"color": line, "width": 2 if r.role == "draft" else 1, "dash": dash}, layer="below",
+        fig.add_shape(type="rect", x0=r.start, x1=r.end, y0=r.y0, y1=r.y1, yref="paper", fillcolor=fill,
+                      line={"color": line, "width": 2 if r.role == "draft" else 1, "dash": dash},
+                      layer="below" if (r.y0, r.y1) == (0.0, 1.0) else "above",
                       name=r.text, showlegend=first, legendgroup=r.role)
     if playhead is not None:
         fig.add_shape(type="line", x0=playhead, x1=playhead, y0=0, y1=1, yref="paper",
