@@ -205,3 +205,16 @@ REVIEW_CROWD_KEYS = (
     REVIEW_CROWD_WAVE, REVIEW_CROWD_LISTEN, REVIEW_CROWD_COMMENT, REVIEW_CROWD_RESOLVE, REVIEW_CROWD_RELOAD,
 )
 ALL_KEYS = ALL_KEYS + REVIEW_CROWD_KEYS
+
+# --- Datasets & models page: training-set split and the human-label gain (pages/5_Datasets_and_models.py) ---
+DATA_SET_SPLIT = "data.set_split"  # training set: group / upload_date / store
+DATA_SET_TEST_FRACTION = "data.set_test_fraction"
+DATA_SET_CUTOFF = "data.set_cutoff"  # datetime.date or None: upload-date cut-off of the training set
+DATA_GAIN_TASK = "data.gain_task"
+DATA_GAIN_REPORT = "data.gain_report"  # str: path of the label-gain report shown
+DATA_GAIN_RUN = "data.gain_run"  # button: start a (simulated) measurement job
+DATA_GAIN_STUB_COMMAND = "data.gain_stub_command"  # tuple of str: tests only — run this instead of `reviewer label-gain`
+
+DATA_GAIN_KEYS = (DATA_SET_SPLIT, DATA_SET_TEST_FRACTION, DATA_SET_CUTOFF, DATA_GAIN_TASK, DATA_GAIN_REPORT,
+                  DATA_GAIN_RUN, DATA_GAIN_STUB_COMMAND)
+ALL_KEYS = ALL_KEYS + DATA_GAIN_KEYS
