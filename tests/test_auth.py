@@ -51,7 +51,7 @@ def test_require_role_and_admin_only_actions(engine):
     admin = auth.create_user(name="root", password="long enough", role="admin", engine=engine)
     assert auth.require_role(eng, "engineer") is eng
     assert auth.require_role(admin, "engineer") is admin  # admins pass every check
-    with pytest.raises(PermissionDeniedError, match="'ann' is a annotator; this needs one of: engineer"):
+    with pytest.raises(PermissionDeniedError, match="'ann' has the role 'annotator'; this needs one of: engineer"):
         auth.require_role(ann, "engineer")
     with pytest.raises(PermissionDeniedError, match="log in"):
         auth.require_role(None, "annotator")

@@ -4,11 +4,13 @@ Annotator A logs in on the Crowd page, plays the track, drags a region on the
 waveform after the pool's minimum listening time and submits; annotator B gets
 the same task without seeing A's answer, answers elsewhere, then skips the next
 track with a reason; a reviewer opens the Review page's disagreement queue and
-resolves the task. Screenshots go to docs/screenshots/.
+resolves the task. Screenshots go to a temporary folder, or to docs/screenshots/
+when REVIEWER_SCREENSHOTS=docs/screenshots is set (a test run leaves the repo alone).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -27,7 +29,6 @@ pytestmark = [
 
 PASSWORD = "long enough"
 MIN_LISTEN = 4.0  # the pool's minimum listening time (a pool setting; the page enforces it, the test waits it out)
-SHOTS = ROOT / "docs" / "screenshots"
 
 
 @pytest.fixture
@@ -135,10 +136,11 @@ def _open_skip(page) -> None:
     raise AssertionError("the skip expander did not open")
 
 
-def test_crowd_answers_privacy_skip_and_review_resolution(server):
+def test_crowd_answers_privacy_skip_and_review_resolution(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
     url, settings, pool_id = server
+    SHOTS = Path(os.environ.get("REVIEWER_SCREENSHOTS") or tmp_path)
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])

@@ -121,7 +121,7 @@ def test_annotators_are_refused_with_a_clear_error(engine):
                  lambda: crowd_review.disagreement_queue(anns[0], engine=engine),
                  lambda: crowd_resolve.resolve_disagreement(anns[0], engine=engine, task_id=bad, choice="consensus",
                                                             seen_answers=d.answer_ids)):
-        with pytest.raises(PermissionDeniedError, match="'ann0' is a annotator; this needs one of: engineer, pm, admin"):
+        with pytest.raises(PermissionDeniedError, match="'ann0' has the role 'annotator'; this needs one of: engineer, pm, admin"):
             call()
     with pytest.raises(PermissionDeniedError, match="log in"):
         crowd_resolve.disagreement_detail(None, engine=engine, task_id=bad)

@@ -76,7 +76,7 @@ def test_annotator_is_refused_and_sees_no_answers(crowd_env):
     at = open_queue("ann0")
     assert not at.exception
     page = texts(at)
-    assert "'ann0' is a annotator; this needs one of: engineer, pm, admin" in page
+    assert "'ann0' has the role 'annotator'; this needs one of: engineer, pm, admin" in page
     assert "ann1" not in page and "ann2" not in page and "Mean pairwise IoU" not in page
     assert not at.get("plotly_chart")
     # the direct link does not help either
@@ -84,7 +84,7 @@ def test_annotator_is_refused_and_sees_no_answers(crowd_env):
     at2.query_params["crowd_task"] = str(bad)
     at2.run()
     log_in(at2, "ann1")
-    assert "is a annotator" in texts(at2) and "ann2" not in texts(at2)
+    assert "has the role 'annotator'" in texts(at2) and "ann2" not in texts(at2)
 
 
 def test_reviewer_resolves_the_worst_task_and_it_leaves_the_queue(crowd_env):

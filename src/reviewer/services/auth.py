@@ -176,7 +176,7 @@ def require_role(user: SessionUser | None, *roles: str) -> SessionUser:
     if not isinstance(user, SessionUser):
         raise PermissionDeniedError("please log in first")
     if user.role != "admin" and user.role not in roles:
-        raise PermissionDeniedError(f"{user.name!r} is a {user.role}; this needs one of: {', '.join(roles)}")
+        raise PermissionDeniedError(f"{user.name!r} has the role {user.role!r}; this needs one of: {', '.join(roles)}")
     return user
 
 
