@@ -281,7 +281,7 @@ def label_gain_section() -> None:
     human, held = rep["human"], rep["held_out"]
     st.caption(f"Held out: {held['items']} item(s) of {', '.join(held['groups'])}. Human-labelled items used by B: "
                f"{human['items']} of {', '.join(human['groups'])}. Validation: {', '.join(rep['val']['groups'])}. "
-               f"Means over seed(s) {rep['seeds']}; B better than A per metric: {rep['b_better_seeds']}.")
+               f"Means over seed(s) {rep['seeds']}; seeds where B beat A: {label_gain.wins_text(rep)}.")
     with st.expander("Per seed and the full report"):
         st.json(rep, expanded=1)
 

@@ -384,10 +384,19 @@ def report_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                     "crowd consensus": src.get("crowd", 0), "human corrections": src.get("human", 0),
                     **{f"held-out {m}": row["test"].get(m) for m in metrics}})
     delta = report.get("delta") or {}
-    out.append({"model": "B − A", "training labels": "", "train items": None, "human-labelled items": None,
-                "crowd consensus": None, "human corrections": None,
+    by_model = {r["model"]: r for r in out}
+    counts = ("train items", "human-labelled items", "crowd consensus", "human corrections")
+    a, b = by_model.get("A"), by_model.get("B")
+    out.append({"model": "B − A", "training labels": "difference",
+                **{c: (b[c] - a[c]) if a and b else None for c in counts},
                 **{f"held-out {m}": delta.get(m) for m in metrics}})
     return out
+
+
+def wins_text(report: dict[str, Any]) -> str:
+    """``"f1 4/5, precision 4/5, ..."``: on how many seeds B beat A, per metric."""
+    n = len(report.get("seeds") or [])
+    return ", ".join(f"{m} {k}/{n}" for m, k in (report.get("b_better_seeds") or {}).items())
 
 
 def command(task: str, *, simulate: bool = True, epochs: int | None = None, repeats: int = 1) -> list[str]:
