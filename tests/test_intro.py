@@ -284,6 +284,10 @@ def test_chain_joins_a_shortened_cut_of_a_self_similar_theme():
     assert a == pytest.approx((0.0, 45.35)) and b == pytest.approx((24.05, 43.63)) and 0.78 < sc < 0.95
     [(a, b, _)] = chain([m.swapped() for m in full_vs_short])  # the short copy on the A side
     assert a == pytest.approx((24.05, 43.63)) and b == pytest.approx((0.0, 45.35))
+    # a cue played twice in each of two episodes: four matches, four occurrences (not one "shortened" region)
+    cue_twice = [Match(73.8, 89.75, 79.1, 95.05, 1.0, 0.94), Match(73.8, 89.75, 33.4, 49.35, 1.0, 0.94),
+                 Match(119.7, 135.7, 79.1, 95.1, 1.0, 0.95), Match(119.7, 135.7, 33.4, 49.4, 1.0, 0.95)]
+    assert len(chain(cue_twice)) == 4
 
 
 def test_chain_refuses_to_join_across_a_pause():
@@ -356,3 +360,60 @@ def test_every_copy_talked_over_at_the_end_and_faded_in():
     for (_, span), p in zip(eps, preds):
         assert p.start is not None
         assert abs(p.start - span[0]) <= 1.0 and abs(p.end - span[1]) <= 1.0, (span, p.start, p.end)
+
+
+def test_rating_rejects_a_cue_heard_twice_per_episode_and_sets_credits_copies_aside():
+    """Cause: a cue that recurs in every episode of a series without an intro was only down-weighted, so it became
+    the "intro" of every episode; a theme also played under the end credits was rejected as credits."""
+    from reviewer.detect.intro_choice import rate_item
+    from reviewer.detect.intro_graph import Item, Link, Node
+
+    def item(spans):  # spans[e] = list of (s, e) of one item in episode e, each linked to the next episode's first
+        nodes = [Node(e, iv) for e, ivs in enumerate(spans) for iv in ivs]
+        for nd in nodes:
+            nd.links.append((Link(nd.ep, (nd.ep + 1) % len(spans), nd.a, nd.a, 0.9), 0))
+        return Item(nodes)
+
+    kw = dict(n_eps=4, durations=[200.0] * 4, truncated=[False] * 4, probs=[None] * 4, tables=[None] * 4,
+              config=IntroConfig())
+    cue = item([[(30.0, 45.0), (120.0, 135.0)], [(50.0, 65.0), (90.0, 105.0)], [(20.0, 35.0)], [(70.0, 85.0), (150.0, 165.0)]])
+    rate_item(cue, **kw)
+    assert cue.score == 0.0 and "cue" in cue.reason
+    theme = item([[(30.0, 60.0), (170.0, 200.0)], [(10.0, 40.0), (170.0, 200.0)], [(40.0, 70.0)], [(0.0, 30.0)]])
+    rate_item(theme, **kw)
+    assert theme.score > 0.5 and all(nd.a[1] < 100 for nd in theme.nodes), theme.reason
+    credits = item([[(170.0, 200.0)], [(165.0, 200.0)], [(168.0, 200.0)], [(30.0, 60.0)]])
+    rate_item(credits, **kw)
+    assert credits.score == 0.0 and "credits" in credits.reason
+
+
+def test_series_without_an_intro_gets_no_intro():
+    """A series with no theme: its recurring cue (twice per episode) and its end credits repeat, none is the intro."""
+    rng = np.random.default_rng(51)
+    cue = tune(np.random.default_rng(52), 14.0, drums=False)
+    credits = tune(np.random.default_rng(53), 20.0)
+    eps = []
+    for lead, mid in ((20.0, 30.0), (45.0, 20.0), (10.0, 40.0)):
+        eps.append(episode(rng, [("s", babble(rng, lead)), ("c", cue), ("s", babble(rng, mid)), ("c", cue),
+                                 ("s", babble(rng, 15)), ("k", credits)]))
+    preds = detect_intros(as_episodes(eps), config=IntroConfig())
+    assert all(p.start is None and p.method == "none" for p in preds), [(p.start, p.end) for p in preds]
+    reasons = " ".join(c["reason"] for c in preds[0].evidence["candidates"])
+    assert "cue" in reasons and "credits" in reasons
+
+
+def test_copy_pauses_find_a_hard_cut_into_ambience():
+    """Cause: after a hard cut from the theme into a scene there is no room-tone pause; the scene's ambience,
+    far below the theme, is the pause that ends it (an absolute floor found a speech pause 3 s later)."""
+    from reviewer.detect.intro_bounds import copy_pauses, snap_to_pauses
+
+    hop = 0.05
+    lv = np.full(2000, -60.0, np.float32)  # room tone
+    lv[200:800] = -18.0  # theme 10–40 s
+    lv[790:800] = np.linspace(-25, -40, 10)  # release of the last note
+    lv[800:1000] = -38.0  # ambience bed of the next scene, speech lines on it
+    lv[820:860] = lv[880:930] = lv[960:1000] = -20.0
+    q = copy_pauses(lv, 10.0, 38.5, hop=hop)
+    assert q[800:820].all() and not q[200:790].any() and not q[820:860].any()
+    s, t = snap_to_pauses(10.0, 38.5, q, hop=hop, level_db=lv)
+    assert abs(t - 40.0) <= 0.5 and s == pytest.approx(10.0)

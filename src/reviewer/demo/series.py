@@ -12,7 +12,10 @@ Per-episode intro variation (recorded in ``episodes_truth.json``): gain, fade
 in/out, a shortened cut (head + first phrase + ending), dialogue over its start
 or end, a low-bitrate mp3/ogg round trip, a ±1–3 % tape-style speed change.
 Some episodes have no intro at all; some have none of ident/recap/cold open
-(the intro starts at 0.000).
+(the intro starts at 0.000). In a library of four series or more, one series has
+no opening theme at all (only its ident, recaps, cues and end credits recur, and
+none of them is the intro). About a third of the intros cut straight into the
+next scene (its ambience starts on the theme's last sample: no pause to find).
 
 The intro label is the span of the theme copy in the episode: ``start`` = its
 first sample, ``end`` = its last sample, fades included (a faded start is still
@@ -133,6 +136,7 @@ class SeriesSpec:
     formats: tuple[str, ...]
     no_intro_episode: int | None
     book: dict = field(default_factory=dict, hash=False, compare=False)
+    has_theme: bool = True
 
     @property
     def title(self) -> str:
@@ -147,7 +151,10 @@ class SeriesSpec:
 
 
 def plan_series(seed: int, n_series: int, episodes_per_series: int) -> list[SeriesSpec]:
-    """Names, voices, formats (one .mp4 per series), held-out split (the last series is ``test``)."""
+    """Names, voices, formats (one .mp4 per series), held-out split (the last series is ``test``).
+
+    With four series or more, the last-but-one series has no opening theme (``has_theme=False``).
+    """
     out = []
     for s in range(n_series):
         rng = rng_for(seed, "series", s, "plan")
@@ -159,7 +166,7 @@ def plan_series(seed: int, n_series: int, episodes_per_series: int) -> list[Seri
         formats[int(rng.integers(0, episodes_per_series))] = ".mp4"
         no_intro = int(rng.integers(1, episodes_per_series)) if (s % 2 == 1 and episodes_per_series > 1) else None
         out.append(SeriesSpec(s, name, s % 2, "test" if s == n_series - 1 else "train", episodes_per_series,
-                              voices, tuple(formats), no_intro, book))
+                              voices, tuple(formats), no_intro, book, has_theme=not (n_series >= 4 and s == n_series - 2)))
     return out
 
 
@@ -270,6 +277,7 @@ def make_series_assets(spec: SeriesSpec, *, seed: int, sr: int, out_dir: Path, q
         files[what] = rel
     return {
         "series": spec.title,
+        "has_theme": spec.has_theme,
         "theme_style": st["kind"],
         "theme_tempo": round(tempo, 3),
         "theme_duration": round(theme.size / sr, 3),
@@ -375,7 +383,7 @@ def make_episode(spec: SeriesSpec, e: int, *, seed: int, sr: int, out_dir: Path,
     rng = rng_for(seed, "series", spec.index, "episode", e)
     A = {k: _load(out_dir / rel, sr) for k, rel in assets["files"].items()}
     tl = Timeline(sr)
-    has_intro = spec.no_intro_episode != e
+    has_intro = spec.has_theme and spec.no_intro_episode != e
     u = rng.random()
     if quick:
         cold_kind, cold_len = ("none", 0.0) if u < 0.3 else (("short", float(rng.uniform(5, 12))) if u < 0.7
@@ -429,7 +437,10 @@ def make_episode(spec: SeriesSpec, e: int, *, seed: int, sr: int, out_dir: Path,
             tl.mix(fade(ambience(kind, n, sr=sr, rng=rng), sr=sr, fade_out=n / sr) * db(6.0), s0)
         variation["ambience_bleed"] = bleed
         intro = (s0, s1)
-        tl.gap(float(rng.uniform(0.3, 1.5)))
+        # a hard cut: the first scene (its ambience bed) starts on the theme's last sample
+        variation["hard_cut_after"] = bool(rng.random() < 0.35)
+        if not variation["hard_cut_after"]:
+            tl.gap(float(rng.uniform(0.3, 1.5)))
     target = float(rng.uniform(40, 65)) if quick else float(rng.uniform(140, 290))
     credits_len = A["credits"].size / sr
     while True:

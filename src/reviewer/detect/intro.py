@@ -30,7 +30,7 @@ from reviewer.aggregate import SegmentTable
 from reviewer.audio_io import Audio, load_audio
 from reviewer.detect import align
 from reviewer.detect.align import AlignConfig, Profile
-from reviewer.detect.intro_bounds import carry_boundaries, snap_to_pauses
+from reviewer.detect.intro_bounds import carry_boundaries, copy_pauses, snap_to_pauses
 from reviewer.detect.intro_choice import rate_item
 from reviewer.detect.intro_graph import Item, items_of, match_evidence, node_interval, series_links
 from reviewer.errors import ConfigError, ValidationError
@@ -255,7 +255,9 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
             nd = max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0]))
             others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
             s, t = carried.get(e, node_interval(nd, others))
-            s, t = snap_to_pauses(s, t, align.quiet_mask(profiles[e]), hop=profiles[e].hop)
+            hop = profiles[e].hop
+            s, t = snap_to_pauses(s, t, copy_pauses(profiles[e].level_db, s, t, hop=hop), hop=hop,
+                                  level_db=profiles[e].level_db, quiet_before=align.quiet_mask(profiles[e]))
             partners = len({(lk.i, lk.j) for lk, _ in nd.links})
             sc = float(np.mean([lk.score for lk, _ in nd.links]))
             conf = min(1.0, sc * (0.55 + 0.45 * partners / max(1, n - 1)) + 0.1)

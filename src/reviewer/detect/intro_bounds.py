@@ -56,7 +56,8 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
 
 
 def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, reach_start: float = 4.0,
-                   reach_end: float = 3.0, slack: float = 0.3) -> tuple[float, float]:
+                   reach_end: float = 3.0, slack: float = 0.3, level_db: np.ndarray | None = None,
+                   settle_db: float = 3.0, quiet_before: np.ndarray | None = None) -> tuple[float, float]:
     """Move the boundaries of one theme copy to the pauses around it (onset of silence, end of silence).
 
     A theme that fades in, starts under dialogue or under ambience bleeding from the
@@ -66,6 +67,11 @@ def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, r
     first pause within ``reach_end`` s after it (or ``slack`` s before), the start to
     the end of the last pause within ``reach_start`` s before it; a start within
     ``reach_start`` s of the file start with no pause before it moves to 0 (intro at 0 s).
+    With ``level_db`` (the episode's frame levels) the end goes on through the
+    decay of the last note, until the level settles within ``settle_db`` of the pause's own level.
+    ``quiet_before`` (default ``quiet``) is the mask searched for the start: the
+    detector passes the room-tone pauses only, since a pause between the words of
+    the cold open right before the theme is no start.
 
     Parameters
     ----------
@@ -78,11 +84,43 @@ def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, r
     i0, i1 = max(0, int((end - slack) / hop)), min(n, int(np.ceil((end + reach_end) / hop)))
     hit = np.flatnonzero(quiet[i0:i1])
     if hit.size and (i0 + hit[0]) * hop > start:
-        end = (i0 + hit[0]) * hop
+        k = i0 + hit[0]
+        if level_db is not None:
+            r = k
+            while r < n and quiet[r]:
+                r += 1
+            steady = float(np.percentile(level_db[k:r], 20))
+            while k < r - 1 and level_db[k] > steady + settle_db:
+                k += 1
+        end = k * hop
     j0, j1 = max(0, int((start - reach_start) / hop)), min(n, int(np.ceil((start + slack) / hop)))
-    hit = np.flatnonzero(quiet[j0:j1])
+    qb = quiet if quiet_before is None else quiet_before
+    hit = np.flatnonzero(qb[j0:j1])
     if hit.size and (j0 + hit[-1] + 1) * hop < end:
         start = (j0 + hit[-1] + 1) * hop
     elif not hit.size and start <= reach_start:
         start = 0.0
     return start, end
+
+
+def copy_pauses(level_db: np.ndarray, start: float, end: float, *, hop: float, drop_db: float = 16.0,
+                quiet_db: float = 6.0, min_len: float = 0.2) -> np.ndarray:
+    """Frames where the episode pauses *relative to this theme copy*: for :func:`snap_to_pauses`.
+
+    A frame is a pause when it is within ``quiet_db`` of the episode's floor (room
+    tone) or ``drop_db`` below the copy's median level (a scene's ambience after a
+    hard cut from the theme), for ``min_len`` s at least.
+    """
+    lv = np.asarray(level_db, np.float32)
+    if lv.size == 0:
+        return np.zeros(0, bool)
+    i0, i1 = max(0, int(start / hop)), min(lv.size, max(int(start / hop) + 1, int(end / hop)))
+    ref = float(np.median(lv[i0:i1]))
+    low = lv < max(float(np.percentile(lv, 1)) + quiet_db, ref - drop_db)
+    d = np.diff(np.concatenate([[0], low.astype(np.int8), [0]]))
+    out = np.zeros(lv.size, bool)
+    n = int(round(min_len / hop))
+    for a, b in zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]):
+        if b - a >= n:
+            out[a:b] = True
+    return out

@@ -73,10 +73,11 @@ def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 4
                 continue
             inside = m.a_end <= a1 + max_gap and m.b_end <= b1 + max_gap
             lo_gap, hi_gap = min(ga, gb), max(ga, gb)
-            skip = (lo_gap <= max_gap and 3.0 <= hi_gap - lo_gap and hi_gap <= max_skip
-                    and (m.a_end > a1 or m.b_end > b1))
-            if skip:  # the continuing side must not pause at the junction
-                skip = not (paused(quiet_a, a1, m.a_start) if ga <= gb else paused(quiet_b, b1, m.b_start))
+            # the region goes on, on one side at least: the piece starts within max_gap of its end there (or
+            # inside it) and carries it ≥ 1 s further, without a pause at the junction
+            cont_a = ga <= max_gap and m.a_end >= a1 + 1.0 and not paused(quiet_a, a1, m.a_start)
+            cont_b = gb <= max_gap and m.b_end >= b1 + 1.0 and not paused(quiet_b, b1, m.b_start)
+            skip = lo_gap <= max_gap and 3.0 <= hi_gap - lo_gap and hi_gap <= max_skip and (cont_a or cont_b)
             same_diag = (abs(ga - gb) < 0.5 and -max_gap <= max(ga, gb) <= max_dip
                          and not (paused(quiet_a, a1, m.a_start) and paused(quiet_b, b1, m.b_start)))
             if inside or skip or same_diag:
