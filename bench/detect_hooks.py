@@ -5,7 +5,7 @@ build (seed 7 is reserved for this and is never used for training or tuning)::
 
     .venv/bin/python bench/detect_hooks.py --work /tmp/hookbench --train-seeds 0 3 5 --eval-seed 7 --n-songs 30
 
-Builds missing libraries with ``reviewer.demo.build_demo`` under ``--work/seed<N>``.
+Builds missing song libraries (the songs of ``reviewer.demo.build_demo``, no series) under ``--work/seed<N>``.
 Prints, per system: snippet ≥ 50 % inside chorus/pre-chorus, IoU with the hook
 region, chorus-start error (s), chorus-occurrence F at 3 s, and × real time
 (audio seconds / detection seconds, feature extraction included).
@@ -14,6 +14,7 @@ region, chorus-start error (s), chorus-occurrence F at 3 s, and × real time
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -22,16 +23,51 @@ from pathlib import Path
 
 import numpy as np
 
-from reviewer.demo import build_demo
 from reviewer.detect.baselines.chorus_pychorus import detect_chorus_pychorus
 from reviewer.detect.hooks import HookConfig, analyse_song, detect_hooks, load_song
 from reviewer.detect.ranker import label_candidate, load_ranker, train_ranker
 from reviewer.metrics.hooks import evaluate
 
 
-def library(work: Path, seed: int, n_songs: int) -> Path:
+def _song_sources_digest() -> str:
+    import reviewer.demo.songs as songs_mod
+
+    h = hashlib.sha256()
+    here = Path(songs_mod.__file__).resolve().parent
+    for name in ("music.py", "songs.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
+
+
+def _song_job(spec, seed: int, out: str, sr: int) -> tuple[str, dict]:
+    from reviewer.demo.songs import make_song
+
+    return spec.rel_path, make_song(spec, seed=seed, sr=sr, out_path=Path(out) / spec.rel_path)
+
+
+def library(work: Path, seed: int, n_songs: int, *, workers: int = 2, sample_rate: int = 22050) -> Path:
+    """Songs of ``seed`` under ``work/seed<N>`` (the songs ``build_demo`` makes, without the series).
+
+    Only the song generator's sources (``music.py``, ``songs.py``) key the cache,
+    so edits to the series generator do not force a rebuild.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    from reviewer.demo.songs import plan_songs
+
     out = work / f"seed{seed}"
-    build_demo(out, seed=seed, n_series=2, episodes_per_series=1, n_songs=n_songs, workers=2)
+    digest = hashlib.sha256(f"{_song_sources_digest()}:{seed}:{n_songs}:{sample_rate}".encode()).hexdigest()
+    stamp = out / ".songs_digest"
+    if stamp.is_file() and stamp.read_text() == digest and (out / "songs_truth.json").is_file():
+        return out
+    specs = plan_songs(seed, n_songs)
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        truth = dict(pool.map(_song_job, specs, [seed] * len(specs), [str(out)] * len(specs),
+                              [sample_rate] * len(specs)))
+    (out / "songs_truth.json").write_text(json.dumps({k: truth[k] for k in sorted(truth)}, indent=2))
+    stamp.write_text(digest)
+    print(f"built {len(specs)} songs of seed {seed} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return out
 
 
@@ -64,13 +100,14 @@ def train(work: Path, seeds: list[int], n_songs: int, out_path: Path, kind: str)
           f"held-out-artist metrics {json.dumps(r.meta['metrics'])}")
 
 
-def measure(root: Path, ranker_path: Path | None) -> None:
+def measure(root: Path, ranker_path: Path | None) -> list[dict]:
+    """One row per system on the songs at ``root``: metrics of ``reviewer.metrics.hooks.evaluate`` + ``x_realtime``."""
     refs = refs_of(root)
-    rankers = {"hooks (heuristic rank)": None}
+    rankers = {"reviewer: hooks, heuristic rank": None}
     if ranker_path is not None:
-        rankers["hooks (learned rank)"] = load_ranker(ranker_path)
+        rankers["reviewer: hooks, learned rank"] = load_ranker(ranker_path)
     audio = sum(r["duration"] for r in refs.values())
-    rows = {}
+    rows = []
     songs, load_s = {}, 0.0
     for k in refs:
         t = time.perf_counter()
@@ -83,7 +120,7 @@ def measure(root: Path, ranker_path: Path | None) -> None:
             p = detect_hooks(songs[k], config=HookConfig(), ranker=rk)
             secs += time.perf_counter() - t
             ests[k] = {"snippet": p.snippet, "chorus": p.chorus}
-        rows[name] = (evaluate(refs, ests), audio / secs)
+        rows.append({"system": name, **evaluate(refs, ests), "x_realtime": audio / secs})
     ests, secs = {}, load_s
     for k in refs:
         tr = songs[k].tracks["chroma"]
@@ -91,13 +128,23 @@ def measure(root: Path, ranker_path: Path | None) -> None:
         r = detect_chorus_pychorus(tr.values, tr.times, duration=songs[k].duration)
         secs += time.perf_counter() - t
         ests[k] = {"snippet": r.snippet, "chorus": r.chorus}
-    rows["pychorus-style baseline"] = (evaluate(refs, ests), audio / secs)
-    n = next(iter(rows.values()))[0]["n_songs"]
-    print(f"held-out songs: {root} ({len(refs)} songs, {int(n)} with a chorus, {audio / 60:.1f} min of audio)")
-    print(f"{'system':<26} {'snip>=50%in':>11} {'hook IoU':>9} {'start err s':>11} {'occ F@3s':>9} {'x RT':>7}")
-    for name, (m, rt) in rows.items():
-        print(f"{name:<26} {m['snippet_in_chorus']:>11.3f} {m['hook_iou']:>9.3f} {m['chorus_start_error']:>11.2f} "
-              f"{m['occurrence_f']:>9.3f} {rt:>7.0f}")
+    rows.append({"system": "baseline: pychorus-style time-lag", **evaluate(refs, ests), "x_realtime": audio / secs})
+    for r in rows:
+        r["n_songs_total"], r["audio_minutes"] = len(refs), audio / 60
+    return rows
+
+
+COLUMNS = ("snippet_in_chorus", "hook_iou", "chorus_start_error", "occurrence_f", "x_realtime")
+
+
+def print_rows(root: Path, rows: list[dict]) -> None:
+    r0 = rows[0]
+    print(f"held-out songs: {root} ({r0['n_songs_total']} songs, {int(r0['n_songs'])} with a chorus, "
+          f"{r0['audio_minutes']:.1f} min of audio)")
+    print(f"{'system':<34} {'snip>=50%in':>11} {'hook IoU':>9} {'start err s':>11} {'occ F@3s':>9} {'x RT':>7}")
+    for m in rows:
+        print(f"{m['system']:<34} {m['snippet_in_chorus']:>11.3f} {m['hook_iou']:>9.3f} {m['chorus_start_error']:>11.2f} "
+              f"{m['occurrence_f']:>9.3f} {m['x_realtime']:>7.0f}")
 
 
 def main(argv=None) -> int:
@@ -119,7 +166,8 @@ def main(argv=None) -> int:
     ranker = Path(args.ranker or work / "hook_ranker.joblib")
     if not args.no_ranker and not args.skip_train:
         train(work, args.train_seeds, args.n_songs, ranker, args.kind)
-    measure(library(work, args.eval_seed, args.n_songs), None if args.no_ranker else ranker)
+    root = library(work, args.eval_seed, args.n_songs)
+    print_rows(root, measure(root, None if args.no_ranker else ranker))
     return 0
 
 

@@ -56,6 +56,8 @@ def make_song(plan, *, seed: int = 0) -> tuple[Audio, list[tuple[float, float]]]
             chorus.append((t, t + len(y) / SR))
         elif label == "verse":
             y = _section((0, 5, 1, 4, 0, 5, 1, 4), verse_m, key=key, gain=0.6, drums=False, rng=rng)
+        elif label == "verse-cc":  # a verse over the chorus's chords, with drums: only level and melody differ
+            y = _section((3, 4, 0, 5, 3, 4, 0, 5), verse_m, key=key, gain=0.3, drums=True, rng=rng)
         else:  # a never-repeating passage
             y = _section(tuple(rng.integers(0, 7, 4)), rng.integers(0, 7, 16), key=int(rng.integers(0, 12)),
                          gain=0.5, drums=False, rng=rng)
@@ -177,3 +179,132 @@ def test_predict_hooks_cli(tmp_path, capsys):
     assert one["snippet_end"] - one["snippet_start"] == pytest.approx(20.0) and 0 <= one["confidence"] <= 1
     assert all(len(c) == 2 for c in one["chorus"])
     assert main(["predict-hooks", str(tmp_path / "missing"), "--out", str(out)]) == 2
+
+
+def test_verse_over_chorus_chords_is_not_a_chorus():
+    """The loudness affinity keeps a quieter verse over the chorus's chords out of the chorus occurrences."""
+    plan = [("free", 0), ("verse-cc", 0), ("chorus", 0), ("verse-cc", 0), ("chorus", 0), ("free", 0), ("chorus", 0), ("free", 0)]
+    audio, chorus = make_song(plan, seed=7)
+    starts = np.cumsum([0.0] + [8.0 if lab == "free" else 16.0 for lab, _ in plan])  # 4- and 8-bar sections
+    assert np.allclose([c[0] for c in chorus], [t for t, (lab, _) in zip(starts, plan) if lab == "chorus"])
+    verses = [float(t) for t, (lab, _) in zip(starts, plan) if lab == "verse-cc"]
+    pred = detect_hooks(load_song(audio, key="vcc"), config=HookConfig())
+    assert _starts_match(pred.chorus, chorus), (pred.chorus, chorus)
+    assert not any(abs(c[0] - v) <= 3.0 for c in pred.chorus for v in verses), (pred.chorus, verses)
+    assert chorus[0][0] - 20 <= pred.snippet[0] <= chorus[0][0] + 3
+
+
+def test_loudness_affinity_separates_levels():
+    from reviewer.detect.ssm import combine_affinities, loudness_affinity
+
+    rms = np.r_[np.full(10, 0.1), np.full(10, 0.4), np.full(10, 0.1)]
+    A = loudness_affinity(rms, width=1)
+    assert A[0, 25] > 0.99 and A[0, 15] < 0.01  # same level far apart vs 12 dB apart
+    S = np.random.default_rng(0).random((30, 30))
+    mixed = combine_affinities(S, None, loudness_S=A, loudness_weight=0.5)
+    loud_part = mixed - 0.5 * combine_affinities(S, None)  # the loudness share, rank-normalised
+    assert loud_part[0, 25] - loud_part[0, 15] > 0.2
+    np.testing.assert_allclose(combine_affinities(S, None, loudness_S=A, loudness_weight=0.0), combine_affinities(S, None))
+
+
+def test_short_track_claims_its_main_section():
+    """A track shorter than the snippet that repeats nothing: whole-track snippet, chorus = its body (flagged)."""
+    audio, chorus = make_song([("free", 0), ("chorus", 0)], seed=8)  # 8 s passage + 16 s chorus
+    pred = detect_hooks(load_song(audio, key="short"), config=HookConfig(snippet_len=40.0))
+    assert pred.snippet[0] == 0.0 and not pred.fallback
+    if pred.evidence["chorus_source"] != "repetition":
+        assert pred.evidence["chorus_source"].endswith("(heuristic)")
+        assert len(pred.chorus) == 1 and abs(pred.chorus[0][0] - chorus[0][0]) <= 3.0, (pred.chorus, chorus)
+
+
+def test_ranker_features_see_the_level_jump_into_a_chorus():
+    from reviewer.detect.ranker import candidate_features
+
+    res, m = 0.5, 120
+    grid = np.arange(m) * res
+    rms = np.full(m, 0.05)
+    for a in (20, 80):  # loud 10 s choruses at 10 s and 40 s
+        rms[a:a + 20] = 0.3
+    A = np.eye(m, dtype=np.float32)
+    for a, b in ((20, 80),):
+        A[a + np.arange(20), b + np.arange(20)] = 0.9
+    f = candidate_features([(10.0, 20.0), (40.0, 50.0)], [], k=3, duration=60.0, grid=grid, rms=rms,
+                           onset=np.ones(m), affinity=A, shifts=np.zeros((m, m), np.int8), novelty=np.zeros(m),
+                           label_rms=[0.05, 0.3])
+    col = dict(zip(FEATURES, f))
+    assert col["loud_jump"] == pytest.approx(20 * np.log10(0.3 / 0.05), abs=0.01)
+    assert col["rep_min"] == pytest.approx(0.9, abs=1e-6) and col["dur_ratio"] == pytest.approx(1.0)
+    quiet = candidate_features([(0.0, 10.0), (30.0, 40.0)], [], k=3, duration=60.0, grid=grid, rms=rms,
+                               onset=np.ones(m), affinity=A, shifts=np.zeros((m, m), np.int8), novelty=np.zeros(m),
+                               label_rms=[0.05, 0.3])
+    assert dict(zip(FEATURES, quiet))["loud_jump"] < 0.5
+    assert col["inner_jump"] < 0  # nothing inside jumps as much as the start
+    merged = candidate_features([(4.0, 20.0), (34.0, 50.0)], [], k=3, duration=60.0, grid=grid, rms=rms,
+                                onset=np.ones(m), affinity=A, shifts=np.zeros((m, m), np.int8), novelty=np.zeros(m),
+                                label_rms=[0.05, 0.3])
+    assert dict(zip(FEATURES, merged))["inner_jump"] > 10.0  # the chorus starts inside: a pre-chorus merged in
+
+
+# --------------------------------------------------------------------------- the harder demo songs
+
+
+def _spec(genre: str = "pop"):
+    from reviewer.demo.songs import SongSpec
+
+    return SongSpec(0, genre, "song", "A", "T", ".flac", "train")
+
+
+def test_demo_song_variations_change_the_plan():
+    from reviewer.demo.music import rng_for
+    from reviewer.demo.songs import _song_plan
+
+    def plan(*variations):
+        return _song_plan(_spec(), rng_for(1, "x"), quick=False, variations=tuple(variations))[0]
+
+    base = plan()
+    assert base[0].label == "intro"
+    opens = plan("opens_with_chorus")
+    assert opens[0].label == "chorus" and opens[0].bars == 8
+    ch = [p for p in plan("half_chorus") if p.label == "chorus"]
+    assert ch[0].bars == 8 and sorted(p.bars for p in ch).count(4) == 1
+    same = plan("verse_chorus_chords")
+    verse = next(p for p in same if p.label == "verse")
+    assert verse.progression == next(p for p in same if p.label == "chorus").progression
+    assert next(p for p in base if p.label == "verse").progression != next(p for p in base if p.label == "chorus").progression
+    bridge = [p for p in plan("long_bridge") if p.label == "bridge"]
+    assert bridge and all(b.bars == 16 and b.lead_program is not None for b in bridge)
+
+
+def test_tempo_drift_warps_notes_and_sections_together():
+    from reviewer.demo.music import SectionPlan, Style, compose, make_motif, rng_for
+    from reviewer.demo.songs import tempo_drift_map, warp_composition
+
+    rng = rng_for(2, "drift-test")
+    m = make_motif(rng)
+    plan = [SectionPlan("verse", 4, (0, 3), m), SectionPlan("chorus", 4, (3, 4), m), SectionPlan("chorus", 4, (3, 4), m)]
+    comp = compose(plan, Style("pop"), tempo=120.0, rng=rng)
+    f = tempo_drift_map(rng_for(2, "map"), comp.duration)
+    t = np.linspace(0, comp.duration, 500)
+    assert np.all(np.diff(f(t)) > 0) and float(f(0.0)) == pytest.approx(0.0)
+    w = warp_composition(comp, f)
+    lens = [s.end - s.start for s in w.sections]
+    assert max(lens[1:]) / min(lens[1:]) > 1.005  # the two choruses no longer last the same
+    assert w.sections[-1].end == pytest.approx(w.duration, abs=1e-6)
+    n0 = comp.midi.instruments[0].notes[5]
+    n1 = w.midi.instruments[0].notes[5]
+    assert n1.start == pytest.approx(float(f(n0.start))) and n1.pitch == n0.pitch
+    assert comp.midi.instruments[0].notes[5].start == n0.start  # the original is untouched
+
+
+def test_demo_variations_are_drawn_only_for_full_songs():
+    from reviewer.demo.songs import SongSpec, draw_variations, plan_songs
+
+    specs = plan_songs(3, 30)
+    drawn = [draw_variations(3, sp, quick=False) for sp in specs]
+    assert all(d == () for sp, d in zip(specs, drawn) if sp.kind != "song")
+    names = {n for d in drawn for n in d}
+    assert names == {"opens_with_chorus", "half_chorus", "tempo_drift", "long_bridge", "verse_chorus_chords"}
+    assert draw_variations(3, specs[0], quick=True) == ()
+    assert draw_variations(3, specs[0], quick=False) == drawn[0]  # deterministic per seed and song
+    assert draw_variations(3, SongSpec(0, "ambient", "through-composed", "A", "T", ".flac", "train"), quick=False) == ()
+

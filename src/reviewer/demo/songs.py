@@ -8,12 +8,22 @@ Two kinds break the pattern on purpose: *through-composed* pieces (ambient,
 no repeating chorus: ``hook`` is ``None``) and a *short* track under 30 s whose
 hook is the whole track (seed 002: short tracks → whole track).
 
+Full-length songs also draw *variations* that real songs have and that break
+naive repetition finders (:data:`VARIATIONS`, listed per song in the truth):
+the song opens with its chorus (at 0 s, no intro), a half chorus (4 of 8
+bars), tempo drift (the band speeds up or slows down and wobbles: section
+lengths differ by a few per cent), a long instrumental bridge (16 bars, a solo
+over its own repeated progression), a verse over the chorus's chords (only
+melody, register and arrangement tell them apart), and the key change on the
+last chorus.
+
 Ground truth of one song (``songs_truth.json`` value)::
 
     {"artist", "title", "genre", "kind": "song" | "through-composed" | "short",
      "has_chorus", "duration", "tempo", "key_root", "mode",
      "sections": [{"label", "start", "end", "key_shift"}, ...],
-     "hook": {"start", "end"} | None, "split": "train" | "test"}
+     "hook": {"start", "end"} | None, "split": "train" | "test",
+     "variations": [name, ...]}
 """
 
 from __future__ import annotations
@@ -25,7 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from reviewer.demo.music import (
+    Composition,
     SectionPlan,
+    SectionTime,
     Style,
     compose,
     make_motif,
@@ -78,6 +90,16 @@ CHORUS_PROGS = ((3, 4, 0, 5), (3, 0, 4, 4), (5, 4, 3, 4), (3, 4, 5, 0))
 PRE_PROGS = ((1, 4), (3, 4), (5, 4, 3, 4))
 BRIDGE_PROGS = ((5, 3, 1, 4), (1, 5, 3, 6))
 
+#: hard cases drawn per full-length song, with their probability
+VARIATIONS = {
+    "opens_with_chorus": 0.25,
+    "half_chorus": 0.4,
+    "tempo_drift": 0.4,
+    "long_bridge": 0.35,
+    "verse_chorus_chords": 0.3,
+}
+SOLO_PROGRAMS = (29, 65, 56, 81, 26)
+
 
 @dataclass(frozen=True)
 class SongSpec:
@@ -120,7 +142,16 @@ def plan_songs(seed: int, n_songs: int, *, quick: bool = False) -> list[SongSpec
     return specs
 
 
-def _song_plan(spec: SongSpec, rng: np.random.Generator, *, quick: bool) -> tuple[list[SectionPlan], float]:
+def draw_variations(seed: int, spec: SongSpec, *, quick: bool) -> tuple[str, ...]:
+    """The :data:`VARIATIONS` one full-length song gets (none for quick, short or through-composed pieces)."""
+    if quick or spec.kind != "song":
+        return ()
+    rng = rng_for(seed, "song", spec.index, "variations")
+    return tuple(name for name, p in VARIATIONS.items() if rng.random() < p)
+
+
+def _song_plan(spec: SongSpec, rng: np.random.Generator, *, quick: bool,
+               variations: tuple[str, ...] = ()) -> tuple[list[SectionPlan], float]:
     """Section template + tempo for one song (target length 1.5–3.5 min, quick: ~30–45 s)."""
     st = STYLES[spec.genre if spec.kind != "short" else "short"]
     lo, hi = st["tempo"]
@@ -132,6 +163,8 @@ def _song_plan(spec: SongSpec, rng: np.random.Generator, *, quick: bool) -> tupl
     pre_m = make_motif(rng, beats=4.0, density=0.6, low=2, high=7)
     hook_m = make_motif(rng, density=0.65, low=4, high=11, hook=True)
     bridge_m = make_motif(rng, density=0.35, low=1, high=6)
+    if "verse_chorus_chords" in variations:
+        verse_prog = chorus_prog
     vd, cd = st["verse_drums"], st["chorus_drums"]
     vc, cc = st["verse_chords"], st["chorus_chords"]
 
@@ -146,6 +179,15 @@ def _song_plan(spec: SongSpec, rng: np.random.Generator, *, quick: bool) -> tupl
         return SectionPlan("chorus", bars, chorus_prog, hook_m, drums=cd, chord_style=cc, bass_style="eighths",
                            velocity=100, crash=cd != "none", key_shift=key, octave=1 if spec.genre == "ballad" else 0,
                            double_lead=rep >= 1, lead_program=st["alt_lead"] if rep == 2 else None)
+
+    def bridge() -> SectionPlan:
+        if "long_bridge" in variations:  # an instrumental solo over its own progression, twice as long
+            solo = make_motif(rng, density=0.7, low=2, high=12)
+            return SectionPlan("bridge", 16, bridge_prog, solo, drums=vd if vd != "none" else "none",
+                               chord_style="block", bass_style="root", velocity=90,
+                               lead_program=SOLO_PROGRAMS[int(rng.integers(len(SOLO_PROGRAMS)))])
+        return SectionPlan("bridge", 8, bridge_prog, bridge_m, drums="half" if vd != "none" else "none",
+                           chord_style="block", bass_style="long", velocity=75)
 
     if spec.kind == "short":
         plan = [SectionPlan("intro", 2, chorus_prog, None, drums="hats", chord_style="block"),
@@ -176,29 +218,70 @@ def _song_plan(spec: SongSpec, rng: np.random.Generator, *, quick: bool) -> tupl
     n_chorus = int(rng.integers(2, 5))  # 2..4
     use_pre = spec.genre not in ("rock", "hip-hop") or rng.random() < 0.4
     vbars = 8 if spec.genre not in ("hip-hop",) else 16
-    plan = [SectionPlan("intro", 4, verse_prog, None, drums="hats" if vd != "none" else "none", chord_style=vc)]
+    # a half chorus: one chorus after the first (the hook region stays a full chorus)
+    half = int(rng.integers(1, n_chorus)) if "half_chorus" in variations else -1
+    if "opens_with_chorus" in variations:
+        plan = [chorus(8, rep=0)]
+    else:
+        plan = [SectionPlan("intro", 4, verse_prog, None, drums="hats" if vd != "none" else "none", chord_style=vc)]
     for rep in range(n_chorus):
         if rep < 2:
             plan.append(verse(vbars))
             if use_pre:
                 plan.append(pre(4))
         elif rep == 2:
-            plan.append(SectionPlan("bridge", 8, bridge_prog, bridge_m, drums="half" if vd != "none" else "none",
-                                    chord_style="block", bass_style="long", velocity=75))
+            plan.append(bridge())
             if use_pre:
                 plan.append(pre(4))
+        if rep == 1 and n_chorus == 2 and "long_bridge" in variations:
+            plan.append(bridge())
         last = rep == n_chorus - 1 and n_chorus >= 3
-        plan.append(chorus(8, rep=min(rep, 2), key=key_up if last and rng.random() < 0.8 else 0))
+        plan.append(chorus(4 if rep == half else 8, rep=min(rep, 2),
+                           key=key_up if last and rng.random() < 0.8 else 0))
     plan.append(SectionPlan("outro", 4, chorus_prog, None, drums="none", chord_style="block", bass_style="long",
                             key_shift=plan[-1].key_shift))
     bars = sum(s.bars for s in plan) + 1
     target = float(rng.uniform(110, 190))
     tempo = float(np.clip(round(bars * 4 * 60 / target), lo, hi))
-    while bars * 4 * 60 / tempo > 205:  # keep under 3.5 min
+    while bars * 4 * 60 / tempo > 215:  # keep under ~3.5 min
         tempo += 4
     while bars * 4 * 60 / tempo < 95:
         tempo -= 4
     return plan, tempo
+
+
+def tempo_drift_map(rng: np.random.Generator, duration: float):
+    """A smooth, increasing time map ``t -> t'`` of a band that drifts (±3–6 % over the song) and wobbles (±1.5–3 %).
+
+    The local stretch is ``1 + g t / T + a sin(2π t / P + φ)`` (> 0), so the map is its integral.
+    """
+    g = float(rng.uniform(0.03, 0.06)) * (1.0 if rng.random() < 0.5 else -1.0)
+    a = float(rng.uniform(0.015, 0.03))
+    period = float(rng.uniform(40.0, 80.0))
+    ph = float(rng.uniform(0.0, 2 * np.pi))
+    T = max(float(duration), 1.0)
+
+    def f(t):
+        t = np.asarray(t, dtype=np.float64)
+        return t + g * t * t / (2 * T) + a * period / (2 * np.pi) * (np.cos(ph) - np.cos(2 * np.pi * t / period + ph))
+
+    return f
+
+
+def warp_composition(comp: Composition, f) -> Composition:
+    """The composition with every note and section time mapped through the increasing ``f`` (pitch unchanged)."""
+    import copy
+
+    pm = copy.deepcopy(comp.midi)
+    for ins in pm.instruments:
+        for n in ins.notes:
+            n.start, n.end = float(f(n.start)), float(f(n.end))
+        for c in ins.control_changes:
+            c.time = float(f(c.time))
+        for b in ins.pitch_bends:
+            b.time = float(f(b.time))
+    secs = [SectionTime(s.label, round(float(f(s.start)), 6), round(float(f(s.end)), 6)) for s in comp.sections]
+    return Composition(pm, secs, comp.tempo, float(f(comp.duration)))
 
 
 def hook_of(sections: list[dict], kind: str, duration: float) -> dict | None:
@@ -259,12 +342,17 @@ def make_song(spec: SongSpec, *, seed: int, sr: int, out_path: Path, quick: bool
     """Compose, render and write one song; returns its ground-truth record."""
     rng = rng_for(seed, "song", spec.index, spec.genre)
     st = STYLES[spec.genre if spec.kind != "short" else "short"]
-    plan, tempo = _song_plan(spec, rng, quick=quick)
+    variations = draw_variations(seed, spec, quick=quick)
+    plan, tempo = _song_plan(spec, rng, quick=quick, variations=variations)
     mode = st["mode"]
     root = int(rng.integers(55, 65))
     style = Style(spec.genre, mode=mode, root=root, lead=st["lead"], chords=st["chords"], bass=st["bass"],
                   pad=st["pad"], swing=st.get("swing", 0.0), extra={"double": 61 if spec.genre != "ballad" else 48})
     comp = compose(plan, style, tempo=tempo, rng=rng)
+    if "tempo_drift" in variations:
+        comp = warp_composition(comp, tempo_drift_map(rng_for(seed, "song", spec.index, "drift"), comp.duration))
+    if any(p.key_shift and p.label == "chorus" for p in plan):
+        variations = variations + ("key_change_last",)
     y = render_midi(comp.midi, sr=sr, duration=comp.duration, release=1.0)
     y = normalize_rms(y, -17.0)
     vocals = spec.genre == "hip-hop"
@@ -291,4 +379,5 @@ def make_song(spec: SongSpec, *, seed: int, sr: int, out_path: Path, quick: bool
         "hook": hook_of(sections, spec.kind, duration),
         "vocals": "spoken (espeak-ng): verse lines, the same hook line in every chorus" if vocals else None,
         "split": spec.split,
+        "variations": list(variations),
     }

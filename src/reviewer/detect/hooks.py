@@ -4,17 +4,26 @@ The chain:
 
 1. frame tracks (chroma, MFCC, RMS, onset strength; 32 ms) pooled onto a
    ``resolution`` grid (:func:`reviewer.detect.ssm.sync_frames`);
-2. key-shift-invariant self-similarity, time-lag repetitions and novelty
+2. key-shift-invariant self-similarity (chroma under 12 shifts, MFCC timbre
+   and a loudness affinity: a verse over the chorus's chords differs from the
+   chorus mostly in level), time-lag repetitions and novelty
    (:func:`reviewer.detect.ssm.analyse`);
 3. structural segmentations with several label counts
-   (:func:`reviewer.detect.ssm.spectral_structures`); every label that occurs at
+   (:func:`reviewer.detect.structure.spectral_structures`); every label that occurs at
    least twice (occurrences ≥ ``min_repeat`` s) is a chorus *candidate*;
 4. candidates are ranked by a learned :class:`~reviewer.detect.ranker.HookRanker`
    when given, else by :func:`~reviewer.detect.ranker.heuristic_score`; an
    optional learned :class:`~reviewer.models.scorer.SegmentScorer` feeds the
    ranking through the candidates' mean score;
 5. snippet = pre-chorus + chorus of the first occurrence (the seed's
-   hypothesis), ``snippet_len`` seconds; the whole track when shorter.
+   hypothesis), ``snippet_len`` seconds; the whole track when shorter. A
+   track shorter than the snippet that repeats nothing gets its main section
+   (between the strongest novelty peaks of its first and last thirds) as its
+   one chorus, flagged ``evidence["chorus_source"] = "short-track main section
+   (heuristic)"``.
+
+:func:`analyse_song` + :func:`predict_from_analysis` are the two halves of
+:func:`detect_hooks` (the ranker is trained on the first).
 
 Fallbacks (``fallback=True`` with a reason): when no section repeats, the
 snippet is the most energetic window of ``snippet_len`` seconds, weighted up
@@ -55,6 +64,8 @@ class HookConfig:
     smooth: float = 4.0
     line_quantile: float = 0.9
     chroma_weight: float = 0.75
+    #: share of the loudness affinity (verse over the chorus's chords vs the louder chorus)
+    loudness_weight: float = 0.2
     key_shifts: bool = True
     k_values: tuple[int, ...] = (3, 4, 5, 6)
     min_section: float = 4.0
@@ -229,6 +240,17 @@ def _fallback_window(duration: float, rms_grid: np.ndarray, nov: np.ndarray, gri
     return s, min(duration, s + length)
 
 
+def _main_section(nov: np.ndarray, grid_res: float, duration: float) -> tuple[float, float]:
+    """The body of a short track that repeats nothing: from the strongest novelty peak in its first third
+    to the strongest in its last third (an intro and an outro around one main section)."""
+    t = np.arange(nov.size) * grid_res
+    head = (t >= 1.0) & (t <= duration / 3)
+    tail = (t >= 2 * duration / 3) & (t <= duration - 1.0)
+    s = float(t[head][np.argmax(nov[head])]) if head.any() else 0.0
+    e = float(t[tail][np.argmax(nov[tail])]) if tail.any() else float(duration)
+    return (s, e) if e > s else (0.0, float(duration))
+
+
 def _snippet(start: float, duration: float, length: float) -> tuple[float, float]:
     if duration <= length:
         return 0.0, float(duration)
@@ -281,7 +303,7 @@ def analyse_song(song: SongFeatures | str | Path | Audio, *, config: HookConfig 
     rms, onset = _grid_track(song, "rms", res).ravel(), _grid_track(song, "onset_strength", res).ravel()
     an = ssm.analyse(chroma, mfcc, resolution=res, smooth=config.smooth, min_len=config.min_repeat,
                      min_lag=config.min_repeat, quantile=config.line_quantile, chroma_weight=config.chroma_weight,
-                     key_shifts=config.key_shifts)
+                     key_shifts=config.key_shifts, rms=rms, loudness_weight=config.loudness_weight)
     structures = ssm.spectral_structures(an.affinity, mfcc, resolution=res, k_values=config.k_values,
                                          min_section=config.min_section, random_state=config.random_state)
     curve, seg_p = _scorer_curves(song, scorer, grid, res, config)
@@ -319,6 +341,13 @@ def detect_hooks(song: SongFeatures | str | Path | Audio, *, config: HookConfig 
     """
     t0 = time.perf_counter()
     sa = analyse_song(song, config=config, scorer=scorer)
+    return predict_from_analysis(sa, config=config, scorer=scorer, ranker=ranker, t0=t0)
+
+
+def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig(), scorer: Any = None,
+                          ranker: HookRanker | None = None, t0: float | None = None) -> HookPrediction:
+    """The prediction of :func:`detect_hooks` from an :func:`analyse_song` result (ranking, snippet, segments)."""
+    t0 = time.perf_counter() if t0 is None else t0
     song, an, rms, cands, seg_p = sa.song, sa.analysis, sa.rms, sa.candidates, sa.scorer_segments
     dur, res = float(song.duration), config.resolution
     versions = [METHOD] + ([ranker.model_version] if ranker is not None else ["heuristic"])
@@ -350,13 +379,17 @@ def detect_hooks(song: SongFeatures | str | Path | Audio, *, config: HookConfig 
                   "most energetic novel window (heuristic)")
         snippet = _fallback_window(dur, rms, an.novelty, res, config.snippet_len) if dur > config.snippet_len else (0.0, dur)
         conf = 0.2
+    chorus_source = "repetition" if chorus else None
     if dur <= config.snippet_len:
         snippet = (0.0, dur)
         if not chorus:
-            reason = "track shorter than the snippet: whole track"
+            reason = "track shorter than the snippet: whole track; chorus = its main section (heuristic)"
             fallback, conf = False, 0.5
+            chorus = [_main_section(an.novelty, res, dur)]
+            chorus_source = "short-track main section (heuristic)"
     seg_times, seg_scores = _segments_scores(dur, chorus, pre, rms, res, config, seg_p)
     evidence = {
+        "chorus_source": chorus_source,
         "best_rep": round(best_rep, 4) if cands else None,
         "ssm": an.downsampled(max_size=200),
         "repetitions": [r.to_dict() for r in an.repetitions[:50]],

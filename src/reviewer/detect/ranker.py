@@ -1,7 +1,7 @@
 """Chorus candidates and their learned ranking.
 
 A *candidate* is one label of one structural segmentation
-(:func:`reviewer.detect.ssm.spectral_structures`) that occurs at least twice:
+(:func:`reviewer.detect.structure.spectral_structures`) that occurs at least twice:
 its occurrences are the chorus hypothesis. :func:`candidate_features` turns a
 candidate into a fixed feature vector (:data:`FEATURES`); a :class:`HookRanker`
 (a small scikit-learn model saved with joblib plus a JSON sidecar) scores
@@ -33,6 +33,7 @@ FEATURES: tuple[str, ...] = (
     "n_occ", "mean_dur", "dur_cv", "first_start_rel", "last_end_rel", "coverage", "rms_db_rel", "rms_rank",
     "onset_rel", "rep_strength", "novelty_at_start", "has_pre", "pre_dur", "k", "starts_at_zero",
     "reaches_end", "key_shift", "scorer_mean", "scorer_missing",
+    "loud_jump", "rep_min", "dur_ratio", "first_is_longest", "inner_novelty", "inner_jump",
 )
 
 
@@ -121,6 +122,22 @@ def candidate_features(
             shs.append(int(np.median(shifts[a + np.arange(ln), b + np.arange(ln)])))
     nov = [float(novelty[min(max(i, 0), novelty.size - 1)]) for i in idx]
     pre = np.asarray(prechorus, dtype=np.float64).reshape(-1, 2)
+    db = 20 * np.log10(np.maximum(rms, 1e-5))
+    w = max(1, int(round(4.0 / res)))
+    def jump(i: int) -> float:
+        return float(np.mean(db[i:i + w]) - np.mean(db[max(0, i - w):i])) if 1 <= i < db.size else 0.0
+
+    jumps = [jump(i) for i in idx if 1 <= i < db.size]
+    # a boundary inside the occurrences (a pre-chorus merged into the chorus, two sections as one):
+    # the strongest novelty / level jump in the interior, relative to the one at the start
+    e2 = max(2, int(round(2.0 / res)))
+    inner_nov, inner_jump = [], []
+    for (s0, s1), i in zip(occurrences, idx):
+        j = int(round(s1 / res))
+        if j - i > 2 * e2:
+            inner_nov.append(float(np.max(novelty[i + e2:min(j - e2, novelty.size)], initial=0.0))
+                             - float(novelty[min(max(i, 0), novelty.size - 1)]))
+            inner_jump.append(max((jump(t) for t in range(i + e2, min(j - e2, db.size))), default=0.0) - jump(i))
     if scorer_curve is not None:
         sc, sc_missing = _mean_over(grid, scorer_curve, occurrences), 0.0
     else:
@@ -145,6 +162,12 @@ def candidate_features(
         float(any(s != 0 for s in shs)),
         float(sc) if np.isfinite(sc) else 0.0,
         sc_missing,
+        float(np.mean(jumps)) if jumps else 0.0,
+        float(np.min(reps)) if reps else 0.0,
+        float(np.max(durs) / max(float(np.min(durs)), 1e-9)),
+        float(durs[0] >= np.max(durs) - 1.0),
+        float(np.mean(inner_nov)) if inner_nov else 0.0,
+        float(np.mean(inner_jump)) if inner_jump else 0.0,
     ], dtype=np.float64)
 
 
