@@ -331,12 +331,12 @@ def quiet_mask(p: Profile) -> np.ndarray:
         if lv.size == 0:
             return np.zeros(0, bool)
         q = lv < np.percentile(lv, 1) + QUIET_DB
-        return _min_runs(q, int(round(QUIET_MIN / p.hop)))
+        return min_runs(q, int(round(QUIET_MIN / p.hop)))
 
     return p.derived("quiet", make)
 
 
-def _min_runs(mask: np.ndarray, n: int) -> np.ndarray:
+def min_runs(mask: np.ndarray, n: int) -> np.ndarray:
     """``mask`` with its True runs shorter than ``n`` frames cleared."""
     m = np.asarray(mask, bool)
     d = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))

@@ -14,7 +14,14 @@ Two signals:
     recurring items, and it is used alone for an episode without siblings.
 
 Episodes where nothing intro-like recurs get "no intro" (start = end = None).
-Boundaries come from the fine (50 ms) alignment walk, below the 1.5 s hop.
+Boundaries come from the fine (50 ms) alignment walk, below the 1.5 s hop,
+carried over from siblings whose copy is clean there and moved to the pauses
+around the theme.
+
+Modules: :mod:`~reviewer.detect.intro_graph` (pairwise matches chained into
+links, nodes and recurring items), :mod:`~reviewer.detect.intro_choice` (which
+item is the theme, with the reasons the others lose),
+:mod:`~reviewer.detect.intro_bounds` (boundaries); this module holds the API.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from reviewer.detect.align import min_runs
 from reviewer.detect.intro_graph import Item, best_node, node_interval
 
 
@@ -117,10 +118,4 @@ def copy_pauses(level_db: np.ndarray, start: float, end: float, *, hop: float, d
     i0, i1 = max(0, int(start / hop)), min(lv.size, max(int(start / hop) + 1, int(end / hop)))
     ref = float(np.median(lv[i0:i1]))
     low = lv < max(float(np.percentile(lv, 1)) + quiet_db, ref - drop_db)
-    d = np.diff(np.concatenate([[0], low.astype(np.int8), [0]]))
-    out = np.zeros(lv.size, bool)
-    n = int(round(min_len / hop))
-    for a, b in zip(np.nonzero(d == 1)[0], np.nonzero(d == -1)[0]):
-        if b - a >= n:
-            out[a:b] = True
-    return out
+    return min_runs(low, int(round(min_len / hop)))
