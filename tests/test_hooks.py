@@ -308,3 +308,65 @@ def test_demo_variations_are_drawn_only_for_full_songs():
     assert draw_variations(3, specs[0], quick=False) == drawn[0]  # deterministic per seed and song
     assert draw_variations(3, SongSpec(0, "ambient", "through-composed", "A", "T", ".flac", "train"), quick=False) == ()
 
+
+
+def test_snippet_start_caps_a_verse_taken_for_the_prechorus():
+    """A 20 s 'pre-chorus' (really the verse) before the first chorus must not fill the snippet:
+    at most 40 % of the 30 s snippet lies before the chorus; a short real pre-chorus is kept whole."""
+    from reviewer.detect.hooks import snippet_start
+
+    kw = dict(resolution=0.5, snippet_len=30.0, max_share=0.4)
+    assert snippet_start([(40.0, 56.0), (90.0, 106.0)], [(20.0, 40.0), (70.0, 90.0)], **kw) == pytest.approx(28.0)
+    assert snippet_start([(40.0, 56.0), (90.0, 106.0)], [(32.0, 40.0), (82.0, 90.0)], **kw) == pytest.approx(32.0)
+    assert snippet_start([(40.0, 56.0), (90.0, 106.0)], [], **kw) == pytest.approx(40.0)
+    assert HookConfig().max_prechorus_share == pytest.approx(0.4)
+
+
+def _merged_prechorus_tracks(*, rise_db: float):
+    """Grid novelty / rms (0.5 s) of a song whose three 24 s occurrences are an 8 s pre-chorus + a 16 s
+    chorus. The chorus repeats its phrase after 8 s (an internal novelty peak, same level); the
+    pre-chorus -> chorus boundary has a novelty peak and the chorus is ``rise_db`` louder."""
+    res, m = 0.5, 320
+    nov = np.full(m, 0.1)
+    rms = np.full(m, 0.1)
+    occ = [(20.0, 44.0), (70.0, 94.0), (120.0, 144.0)]
+    for s, _ in occ:
+        i = int(s / res)
+        nov[i] = 1.0                                   # boundary into the pre-chorus
+        nov[i + 16] = 0.45                             # pre-chorus -> chorus
+        nov[i + 32] = 0.5                              # the chorus repeats its phrase
+        rms[i + 16:i + 48] = 0.1 * 10 ** (rise_db / 20)
+    return occ, nov, rms, res
+
+
+def test_split_merged_prechorus_at_the_level_rise():
+    from reviewer.detect.hooks import split_merged_prechorus
+
+    occ, nov, rms, res = _merged_prechorus_tracks(rise_db=2.0)
+    sp = split_merged_prechorus(occ, nov, rms, resolution=res, min_rise_db=0.5, min_novelty=0.3)
+    assert sp is not None
+    chorus, pre = sp
+    assert chorus == [(28.0, 44.0), (78.0, 94.0), (128.0, 144.0)]
+    assert pre == [(20.0, 28.0), (70.0, 78.0), (120.0, 128.0)]
+    # no level rise: the peak could be a phrase repeat inside the chorus, nothing is split
+    occ, nov, rms, res = _merged_prechorus_tracks(rise_db=0.0)
+    assert split_merged_prechorus(occ, nov, rms, resolution=res, min_rise_db=0.5, min_novelty=0.3) is None
+
+
+def test_candidates_include_the_split_of_a_merged_prechorus():
+    """The merged candidate stays (the ranker chooses) and its split joins the candidates."""
+    from reviewer.detect.hooks import _candidates
+    from reviewer.detect.structure import Structure
+
+    occ, nov, rms, res = _merged_prechorus_tracks(rise_db=2.0)
+    secs = [(0.0, 20.0, 0), (20.0, 44.0, 1), (44.0, 70.0, 0), (70.0, 94.0, 1), (94.0, 120.0, 2), (120.0, 144.0, 1),
+            (144.0, 160.0, 2)]
+    labels = np.concatenate([np.full(int((e - s) / res), lab) for s, e, lab in secs])
+    st = Structure(k=3, labels=labels, sections=secs)
+    cands = _candidates([st], config=HookConfig(), duration=160.0, novelty=nov, rms=rms)
+    occs = [c.occurrences for c in cands]
+    assert [(20.0, 44.0), (70.0, 94.0), (120.0, 144.0)] in occs
+    split = [c for c in cands if c.occurrences == [(28.0, 44.0), (78.0, 94.0), (128.0, 144.0)]]
+    assert len(split) == 1 and split[0].prechorus == [(20.0, 28.0), (70.0, 78.0), (120.0, 128.0)]
+    assert not any(c.occurrences[0][0] == 28.0 for c in _candidates([st], config=replace(HookConfig(), split_prechorus=False),
+                                                                    duration=160.0, novelty=nov, rms=rms))

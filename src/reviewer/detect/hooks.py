@@ -10,13 +10,17 @@ The chain:
    (:func:`reviewer.detect.ssm.analyse`);
 3. structural segmentations with several label counts
    (:func:`reviewer.detect.structure.spectral_structures`); every label that occurs at
-   least twice (occurrences ≥ ``min_repeat`` s) is a chorus *candidate*;
+   least twice (occurrences ≥ ``min_repeat`` s) is a chorus *candidate*; when
+   every occurrence of a candidate starts with a pre-chorus merged into it (a
+   common novelty peak ≥ ``split_min_prechorus`` s in, where the level rises),
+   the split candidate is added too (:func:`split_merged_prechorus`);
 4. candidates are ranked by a learned :class:`~reviewer.detect.ranker.HookRanker`
    when given, else by :func:`~reviewer.detect.ranker.heuristic_score`; an
    optional learned :class:`~reviewer.models.scorer.SegmentScorer` feeds the
    ranking through the candidates' mean score;
 5. snippet = pre-chorus + chorus of the first occurrence (the seed's
-   hypothesis), ``snippet_len`` seconds; the whole track when shorter. A
+   hypothesis), ``snippet_len`` seconds, with at most ``max_prechorus_share``
+   of it before the chorus (a verse taken for the pre-chorus); the whole track when shorter. A
    track shorter than the snippet that repeats nothing gets its main section
    (between the strongest novelty peaks of its first and last thirds) as its
    one chorus, flagged ``evidence["chorus_source"] = "short-track main section
@@ -70,6 +74,14 @@ class HookConfig:
     k_values: tuple[int, ...] = (3, 4, 5, 6)
     min_section: float = 4.0
     max_prechorus: float = 20.0
+    #: at most this share of the snippet lies before the chorus (a verse taken for the pre-chorus)
+    max_prechorus_share: float = 0.4
+    #: a pre-chorus merged into every occurrence: split where the aligned novelty peaks and the level rises
+    split_prechorus: bool = True
+    split_min_rise_db: float = 0.5
+    split_min_novelty: float = 0.3
+    #: shortest pre-chorus a split may cut off (a chorus's first phrase is shorter)
+    split_min_prechorus: float = 6.0
     #: below this chroma similarity between occurrences (smoothed cosine, key-shift invariant) nothing "really" repeats
     min_repeat_similarity: float = 0.6
     segment_len: float = 3.0
@@ -176,7 +188,8 @@ def _split_multiples(occ: list[tuple[float, float]]) -> list[tuple[float, float]
     return out
 
 
-def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, duration: float) -> list[Candidate]:
+def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, duration: float,
+                novelty: np.ndarray | None = None, rms: np.ndarray | None = None) -> list[Candidate]:
     seen: set[tuple[int, ...]] = set()
     out = []
     for st in structures:
@@ -200,6 +213,12 @@ def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, dura
                     if len(pre) < 2:
                         pre = []
             out.append(Candidate(occurrences=occ, prechorus=pre, k=st.k))
+            if novelty is not None and config.split_prechorus:
+                sp = split_merged_prechorus(occ, novelty, rms, resolution=config.resolution,
+                                            min_rise_db=config.split_min_rise_db, min_novelty=config.split_min_novelty,
+                                            min_part=config.split_min_prechorus)
+                if sp is not None:
+                    out.append(Candidate(occurrences=sp[0], prechorus=sp[1], k=st.k))
     return out
 
 
@@ -249,6 +268,58 @@ def _main_section(nov: np.ndarray, grid_res: float, duration: float) -> tuple[fl
     s = float(t[head][np.argmax(nov[head])]) if head.any() else 0.0
     e = float(t[tail][np.argmax(nov[tail])]) if tail.any() else float(duration)
     return (s, e) if e > s else (0.0, float(duration))
+
+
+def snippet_start(chorus: Sequence[tuple[float, float]], prechorus: Sequence[tuple[float, float]], *,
+                  resolution: float, snippet_len: float, max_share: float) -> float:
+    """Start of the hook snippet: the pre-chorus right before the first chorus, if any, but at most
+    ``max_share`` of the snippet before the chorus (a long verse taken for the pre-chorus would
+    otherwise fill the snippet)."""
+    first = chorus[0]
+    pre_first = [p for p in prechorus if abs(p[1] - first[0]) <= 2 * resolution]
+    start = pre_first[0][0] if pre_first else first[0]
+    return float(max(start, first[0] - max_share * snippet_len))
+
+
+def split_merged_prechorus(occ: Sequence[tuple[float, float]], novelty: np.ndarray, rms: np.ndarray, *,
+                           resolution: float, min_rise_db: float = 1.0, min_novelty: float = 0.3,
+                           min_part: float = 4.0, max_share: float = 0.45
+                           ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]] | None:
+    """Split a pre-chorus merged into every occurrence of a candidate.
+
+    Aligns the occurrences at their starts, averages novelty and level (dB) over them, and
+    looks for an offset between ``min_part`` s and ``max_share`` of the shortest occurrence where
+    the mean novelty peaks (≥ ``min_novelty``) and the level after it is ``min_rise_db`` above
+    the level before (a chorus lands louder than its pre-chorus). Inside a chorus the
+    level stays put, so its internal phrase repeats do not qualify.
+
+    Returns (choruses, pre-choruses) or None when no such offset exists.
+    """
+    if len(occ) < 2:
+        return None
+    n = int(min(e - s for s, e in occ) / resolution)
+    lo, hi = int(min_part / resolution), int(max_share * n)
+    if hi <= lo:
+        return None
+    db = 20.0 * np.log10(np.asarray(rms, dtype=np.float64).ravel() + 1e-9)
+    idx = [int(round(s / resolution)) for s, _ in occ]
+    if any(i + n > novelty.size for i in idx):
+        return None
+    nov = np.mean([novelty[i:i + n] for i in idx], axis=0)
+    lev = np.mean([db[i:i + n] for i in idx], axis=0)
+    w = max(2, int(round(2.0 / resolution)))
+    best, best_nov = None, min_novelty
+    for j in range(lo, hi + 1):
+        seg = nov[max(0, j - 1):j + 2]
+        if nov[j] < best_nov or nov[j] < seg.max():
+            continue
+        rise = float(np.mean(lev[j + 1:j + 1 + 2 * w]) - np.mean(lev[max(0, j - 2 * w):j - 1]))
+        if rise >= min_rise_db:
+            best, best_nov = j, float(nov[j])
+    if best is None:
+        return None
+    off = best * resolution
+    return [(s + off, e) for s, e in occ], [(s, s + off) for s, _ in occ]
 
 
 def _snippet(start: float, duration: float, length: float) -> tuple[float, float]:
@@ -307,7 +378,7 @@ def analyse_song(song: SongFeatures | str | Path | Audio, *, config: HookConfig 
     structures = ssm.spectral_structures(an.affinity, mfcc, resolution=res, k_values=config.k_values,
                                          min_section=config.min_section, random_state=config.random_state)
     curve, seg_p = _scorer_curves(song, scorer, grid, res, config)
-    cands = _candidates(structures, config=config, duration=dur)
+    cands = _candidates(structures, config=config, duration=dur, novelty=an.novelty, rms=rms)
     feats = []
     for c in cands:
         st = next(s for s in structures if s.k == c.k)
@@ -369,10 +440,8 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
         else:
             z = np.exp(scores - scores.max())
             conf = float(np.clip(0.3 + 0.7 * (1.0 / z.sum()) ** 0.5, 0.05, 0.99))
-        first = chorus[0]
-        pre_first = [p for p in pre if abs(p[1] - first[0]) <= 2 * res]
-        start = pre_first[0][0] if pre_first else first[0]
-        snippet = _snippet(start, dur, config.snippet_len)
+        snippet = _snippet(snippet_start(chorus, pre, resolution=res, snippet_len=config.snippet_len,
+                                         max_share=config.max_prechorus_share), dur, config.snippet_len)
     else:
         fallback = True
         reason = (f"no section of ≥ {config.min_repeat:g} s repeats (chroma similarity < {config.min_repeat_similarity:g}): "
