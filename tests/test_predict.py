@@ -64,3 +64,15 @@ def test_predict_intros_and_hooks_store_rows(library, settings):
     # idempotent: the same model version does not predict twice
     again = predict_intros(engine=engine, settings=settings)
     assert again["predicted"] == 0 and again["skipped"] == 3
+
+
+def test_predicting_keeps_the_trained_scorer_active(library, settings):
+    """The detector version `predict` registers must not retire the trained scorer (bootstrap, re-predict rely on it)."""
+    engine, _truth, _chorus = library
+    with store.session_scope(engine) as s:
+        trained = store.add_model_version(session=s, task="intro", name="crnn", version="intro-crnn-x",
+                                          path=str(settings.models_dir / "intro" / "intro-crnn-x"), activate=True).id
+    r = predict_intros(engine=engine, settings=settings)
+    with store.session_scope(engine) as s:
+        assert store.active_model_version(session=s, task="intro").id == trained
+        assert store.active_model_version(session=s, task="intro", trained=False).id == r["model_version_id"]

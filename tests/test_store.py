@@ -452,10 +452,21 @@ def test_model_versions_and_predictions(session):
                                  path="models/hooknet", config={"hidden": 64}, metrics={"iou": 0.5},
                                  activate=True)
     assert store.active_model_version(session=session, task="chorus").id == v2.id
+    # a detector version (no checkpoint) and a trained model are active side by side: predicting with a
+    # new detector version must not retire the scorer it runs with, and promoting a scorer keeps the detector
+    assert store.active_model_version(session=session, task="chorus", trained=False).id == v1.id
+    v3 = store.add_model_version(session=session, task="chorus", name="selfsim", version="2", activate=True)
+    assert store.active_model_version(session=session, task="chorus").id == v2.id
+    assert store.active_model_version(session=session, task="chorus", trained=False).id == v3.id
     session.refresh(v1)
     assert not v1.is_active
+    v4 = store.add_model_version(session=session, task="chorus", name="hooknet", version="0.2", path="models/h2",
+                                 activate=True)
+    session.refresh(v2)
+    session.refresh(v3)
+    assert not v2.is_active and v3.is_active and v4.is_active
     assert store.active_model_version(session=session, task="intro") is None
-    assert [m.id for m in store.list_model_versions(session=session, task="chorus")] == [v2.id, v1.id]
+    assert [m.id for m in store.list_model_versions(session=session, task="chorus")] == [v4.id, v3.id, v2.id, v1.id]
     with pytest.raises(ValidationError, match="already registered"):
         store.add_model_version(session=session, task="chorus", name="selfsim", version="1")
     p1 = store.add_prediction(session=session, item_id=a.id, model_version_id=v1.id, task="chorus",

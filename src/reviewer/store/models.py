@@ -88,10 +88,18 @@ def get_model_version(*, session: Session, model_version_id: int) -> ModelVersio
 
 
 def activate_model_version(*, session: Session, model_version_id: int) -> ModelVersion:
-    """Make one model version the active one of its task (others of the task are deactivated)."""
+    """Make one model version the active one of its task and kind (others of the same kind are deactivated).
+
+    Two kinds share a task: trained models (a checkpoint ``path``) and detector
+    versions (no path: the detector config + the scorer it used, registered by
+    ``reviewer predict``). Activating a detector version must not retire the
+    trained scorer it runs with, and promoting a scorer leaves the detector row alone.
+    """
     mv = get_model_version(session=session, model_version_id=model_version_id)
+    same_kind = col(ModelVersion.path).is_(None) if mv.path is None else col(ModelVersion.path).is_not(None)
     session.exec(
-        update(ModelVersion).where(ModelVersion.task == mv.task, ModelVersion.id != mv.id).values(is_active=False)
+        update(ModelVersion).where(ModelVersion.task == mv.task, ModelVersion.id != mv.id, same_kind)
+        .values(is_active=False)
     )
     mv.is_active = True
     session.add(mv)
@@ -100,10 +108,11 @@ def activate_model_version(*, session: Session, model_version_id: int) -> ModelV
     return mv
 
 
-def active_model_version(*, session: Session, task: str) -> ModelVersion | None:
-    """The active model version of ``task``, or None."""
+def active_model_version(*, session: Session, task: str, trained: bool = True) -> ModelVersion | None:
+    """The active trained model (a checkpoint path) of ``task``, or with ``trained=False`` the active detector version; or None."""
+    kind = col(ModelVersion.path).is_not(None) if trained else col(ModelVersion.path).is_(None)
     return session.exec(
-        select(ModelVersion).where(ModelVersion.task == task, col(ModelVersion.is_active).is_(True))
+        select(ModelVersion).where(ModelVersion.task == task, col(ModelVersion.is_active).is_(True), kind)
         .order_by(col(ModelVersion.id).desc())
     ).first()
 
