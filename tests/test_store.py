@@ -483,3 +483,13 @@ def test_model_versions_and_predictions(session):
                              start=1, end=500)
     with pytest.raises(NotFoundError, match="no model version with id 99"):
         store.add_prediction(session=session, item_id=a.id, model_version_id=99, task="chorus", start=1, end=2)
+
+
+def test_label_progress_counts_a_no_intro_truth_as_labelled(session):
+    eps = [store.upsert_item(session=session, key=f"show_e{i}.wav", path=f"tv/show_e{i}.wav", kind="episode",
+                             series="Show", duration=120.0) for i in range(3)]
+    store.replace_truth_labels(session=session, item_id=eps[0].id, kind="intro", intervals=[(5.0, 30.0)])
+    store.update_item_extra(session=session, item_id=eps[1].id, extra={"has_intro": False})  # truth: no intro
+    store.update_item_extra(session=session, item_id=eps[2].id, extra={"note": "unlabelled"})
+    (row,) = [r for r in store.label_progress(session=session) if r["group"] == "Show"]
+    assert (row["items"], row["truth"], row["human"]) == (3, 2, 0)

@@ -18,6 +18,8 @@ def label_progress(*, session: Session) -> list[dict[str, Any]]:
     list of dict
         ``{"kind", "group", "items", "truth", "human", "crowd"}`` where the label
         counts are numbers of distinct items with at least one label of that source.
+        An episode whose imported truth says "no intro" (``extra["has_intro"] is
+        False``, no label row) counts as having truth.
     """
     group = func.coalesce(MediaItem.series, MediaItem.artist)
     items = session.exec(select(MediaItem.kind, group, func.count()).group_by(MediaItem.kind, group)).all()
@@ -33,4 +35,10 @@ def label_progress(*, session: Session) -> list[dict[str, Any]]:
         row = out.get((k, g))
         if row is not None and source in ("truth", "human", "crowd"):
             row[source] = int(n)
+    labelled = select(Label.item_id).where(Label.source == "truth")
+    for k, g, extra in session.exec(
+        select(MediaItem.kind, group, MediaItem.extra).where(MediaItem.id.not_in(labelled))  # type: ignore[union-attr]
+    ).all():
+        if isinstance(extra, dict) and extra.get("has_intro") is False and (k, g) in out:
+            out[(k, g)]["truth"] += 1
     return [out[k] for k in sorted(out, key=lambda k: (k[0], k[1] is None, k[1] or ""))]
