@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from reviewer import store
 from reviewer.services import auth, crowd
 from reviewer.services.auth import SYSTEM_USER
-from test_browser_review import CHROMIUM, ROOT, _idle, _set, serve
+from test_browser_review import CHROMIUM, _idle, _set, player_frame, serve
 
 pytestmark = [
     pytest.mark.browser,
@@ -74,14 +74,7 @@ def _play(page, seconds: float) -> float:
     Returns the play head the page received from the player (it arrives with a rerun: poll, a loaded machine
     may start that rerun late).
     """
-    frame = None
-    for _ in range(60):
-        frame = next((f for f in page.frames if "audix" in f.url), None)
-        if frame is not None:
-            break
-        page.wait_for_timeout(1000)
-    assert frame is not None, "the streamlit-advanced-audio player did not load"
-    frame.wait_for_selector("button", timeout=60000)
+    frame = player_frame(page)
     frame.locator("button").last.click()  # play
     page.wait_for_timeout(int(seconds * 1000))
     frame.locator("button").last.click()  # pause: the player reports its time

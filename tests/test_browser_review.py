@@ -97,6 +97,19 @@ def _set(page, key: str, value: str) -> None:
     _idle(page)
 
 
+def player_frame(page):
+    """The streamlit-advanced-audio player's iframe (its frontend ships in the wheel), once its buttons are there."""
+    frame = None
+    for _ in range(60):
+        frame = next((f for f in page.frames if "audix" in f.url), None)
+        if frame is not None:
+            break
+        page.wait_for_timeout(1000)
+    assert frame is not None, "the streamlit-advanced-audio player did not load"
+    frame.wait_for_selector("button", timeout=60000)
+    return frame
+
+
 def test_type_new_intro_end_accept_reload(server):
     from playwright.sync_api import sync_playwright
 
@@ -172,14 +185,7 @@ def test_shortcut_drag_select_and_play_head(server):
         end_ms = float(page.locator(end).input_value())
         assert 5000 < start_ms < end_ms < 25000, (start_ms, end_ms)
         # play ~2 s in the waveform player (its frontend ships in the wheel), pause, "End = play head"
-        frame = None
-        for _ in range(60):
-            frame = next((f for f in page.frames if "audix" in f.url), None)
-            if frame is not None:
-                break
-            page.wait_for_timeout(1000)
-        assert frame is not None, "the streamlit-advanced-audio player did not load"
-        frame.wait_for_selector("button", timeout=60000)
+        frame = player_frame(page)
         frame.locator("button").last.click()
         page.wait_for_timeout(2500)
         _idle(page)

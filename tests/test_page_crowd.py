@@ -12,7 +12,6 @@ from streamlit.testing.v1 import AppTest
 from reviewer import store
 from reviewer.services import auth, crowd
 from reviewer.services.auth import SYSTEM_USER
-from reviewer.settings import get_settings
 from reviewer.ui import state
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "4_Crowd.py")
@@ -20,16 +19,12 @@ PASSWORD = "long enough"
 
 
 @pytest.fixture
-def env(settings, monkeypatch):
-    monkeypatch.setenv("REVIEWER_HOME", str(settings.home))
-    monkeypatch.setenv("REVIEWER_DB_URL", settings.db_url)
-    monkeypatch.setenv("REVIEWER_DATA_DIR", str(settings.data_dir))
+def env(app_env, monkeypatch):
+    settings = app_env
     monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    get_settings.cache_clear()
     engine = store.make_engine(settings.db_url)
     store.init_db(engine)
     yield settings, engine
-    get_settings.cache_clear()
 
 
 def pool_with_users(engine, *, roles=("annotator", "annotator")):

@@ -12,7 +12,6 @@ from streamlit.testing.v1 import AppTest
 
 from reviewer import store
 from reviewer.services import auth, jobs
-from reviewer.settings import get_settings
 from reviewer.ui import state
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Datasets_and_models.py")
@@ -22,12 +21,9 @@ STUB = (sys.executable, "-c", "import sys, json; print('epoch 1/1', file=sys.std
 
 
 @pytest.fixture
-def env(settings, monkeypatch):
-    monkeypatch.setenv("REVIEWER_HOME", str(settings.home))
-    monkeypatch.setenv("REVIEWER_DB_URL", settings.db_url)
-    monkeypatch.setenv("REVIEWER_DATA_DIR", str(settings.data_dir))
+def env(app_env, monkeypatch):
+    settings = app_env
     monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    get_settings.cache_clear()
     engine = store.make_engine(settings.db_url)
     store.init_db(engine)
     auth.create_user(name="eng", password=PASSWORD, role="engineer", engine=engine)
@@ -38,7 +34,6 @@ def env(settings, monkeypatch):
                                    artist=f"artist{i}", genre="pop", duration=100.0)
             store.add_label(session=s, item_id=it.id, kind="hook", start=10.0 + i, end=25.0 + i, source="truth")
     yield settings, engine
-    get_settings.cache_clear()
 
 
 def log_in(name):

@@ -7,22 +7,16 @@ from streamlit.testing.v1 import AppTest
 
 from reviewer import store
 from reviewer.services import review
-from reviewer.settings import get_settings
 from reviewer.ui import state
 
 PAGE = "../pages/1_Review.py"
 
 
 @pytest.fixture
-def env(settings, monkeypatch):
-    monkeypatch.setenv("REVIEWER_HOME", str(settings.home))
-    monkeypatch.setenv("REVIEWER_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("REVIEWER_DB_URL", settings.db_url)
-    get_settings.cache_clear()
-    engine = store.make_engine(settings.db_url)
+def env(app_env):
+    engine = store.make_engine(app_env.db_url)
     store.init_db(engine)
-    yield engine, settings
-    get_settings.cache_clear()
+    return engine, app_env
 
 
 @pytest.fixture
