@@ -9,8 +9,8 @@ Usage::
 Steps: generate a programme (bench/extract.py's generator), ingest it into a
 temporary database, run the extract stage (segment table), store a prediction
 with per-segment scores, then time :func:`reviewer.services.review.review_data`
-cold (builds the waveform peaks by streaming the file) and warm (peaks cached
-on disk), and measure the JSON size of the figures the page sends: the
+on the first open (the extract stage already built the waveform peaks; the
+page loads them from disk) and warm (peaks in memory), and measure the JSON size of the figures the page sends: the
 waveform overview and the segment timeline. Targets: warm ≤ 1 s, waveform
 payload ≤ 300 KB.
 """
@@ -67,7 +67,7 @@ def _prepare(home: Path, seconds: float, extractors: tuple[str, ...] | None):
                                                        "segment_times": times,
                                                        "segment_scores": [float(i % 7) / 7 for i in range(n)]})
         item_id = item.id
-    return engine, settings, item_id, pipeline_s, n
+    return engine, settings, item_id, pipeline_s, res.timings.get("peaks", float("nan")), n
 
 
 def _figures(data, engine, settings):
@@ -98,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     from reviewer.services import review
 
     with tempfile.TemporaryDirectory(prefix="bench_app_") as tmp:
-        engine, settings, item_id, pipeline_s, n = _prepare(
+        engine, settings, item_id, pipeline_s, peaks_s, n = _prepare(
             Path(tmp), args.minutes * 60.0, None if args.all_extractors else ("rms", "pitch"))
-        log.info("pipeline (extract stage) for %.0f min: %.1f s, %d segments", args.minutes, pipeline_s, n)
+        log.info("pipeline (extract stage) for %.0f min: %.1f s, %d segments (%.1f s of it building the waveform peaks)",
+                 args.minutes, pipeline_s, n, peaks_s)
         t0 = time.perf_counter()
         data = review.review_data(item_id, engine=engine, settings=settings)
         cold = time.perf_counter() - t0
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         wave_b, tl_b, zoom_b, n_over, n_zoom = _figures(data, engine, settings)
         peaks_file = next((Path(tmp) / "data" / "cache" / "peaks").glob("*.npz"))
         warm_med = statistics.median(warm)
-        log.info("review_data cold (builds peaks by streaming the file): %.2f s", cold)
+        log.info("review_data first open (peaks from the extract stage's cache): %.2f s", cold)
         log.info("review_data warm (median of %d): %.3f s   target <= %.1f s  %s", len(warm), warm_med,
                  TARGET_SECONDS, "OK" if warm_med <= TARGET_SECONDS else "MISSED")
         log.info("waveform overview figure: %d points, %.1f KB   target <= %d KB  %s", n_over, wave_b / 1e3,

@@ -17,6 +17,7 @@ from reviewer.config import PipelineConfig, SelectionConfig
 from reviewer.package import PackageDataset, make_loader, read_package
 from reviewer.services.library import ingest_paths
 from reviewer.services.pipeline import package_library, pipeline_status
+from reviewer.waveform import load_or_build_peaks, peaks_path
 
 from conftest import synth_music
 
@@ -54,6 +55,13 @@ def test_ten_items_end_to_end(library, settings):
     config = PipelineConfig.from_dict({**DSP_ONLY.to_dict(), "selection": {"max_seq_len": 16, "k_start": 4, "k_end": 4}})
     res = run_extract_batch(engine=engine, config=config, settings=settings, workers=2)
     assert (res.ok, res.failed, res.skipped) == (10, 0, 0)
+    # the extract stage leaves every item's waveform peaks in the cache: the Review page never streams the file
+    with store.session_scope(engine) as s:
+        for it in store.items_by_id(session=s, item_ids=ids).values():
+            cached = peaks_path(settings.cache_dir, it.content_hash)
+            assert cached.is_file(), it.key
+            assert load_or_build_peaks("/no/such/file.wav", cache_dir=settings.cache_dir,
+                                       content_hash=it.content_hash).duration == pytest.approx(it.duration, abs=0.05)
 
     pk = package_library(engine=engine, config=config, settings=settings)
     assert len(pk.items) == 10

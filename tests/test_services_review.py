@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from reviewer import store
+from reviewer import store, waveform
 from reviewer.errors import InvalidMediaError, NotFoundError, StaleEditError, ValidationError
-from reviewer.services import audio_clips, review, waveform
+from reviewer.services import audio_clips, review
 
 
 @pytest.fixture

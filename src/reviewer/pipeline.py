@@ -34,6 +34,7 @@ from reviewer.segments import Segments, make_segments
 from reviewer.selection import Selection, select_segments
 from reviewer.settings import Settings
 from reviewer.transforms import FittedTransforms, apply_transforms, fit_transforms
+from reviewer.waveform import load_or_build_peaks
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ class ExtractedItem:
 
 
 def extract_item(path: str | Path, *, key: str, config: PipelineConfig, settings: Settings, use_cache: bool = True) -> ExtractedItem:
-    """media file → frame tracks → segments → segment table (saved to disk).
+    """media file → frame tracks → segments → segment table (saved to disk), plus the waveform peaks.
 
     Raises
     ------
@@ -133,6 +134,11 @@ def extract_item(path: str | Path, *, key: str, config: PipelineConfig, settings
     out = save_table(table, table_path(settings, key, config))
     timings = dict(result.timings)
     timings["aggregate"] = time.perf_counter() - t1
+    # The Review page draws the waveform from these; building them here keeps a
+    # long item's first open from streaming the whole file again.
+    t2 = time.perf_counter()
+    load_or_build_peaks(path, cache_dir=settings.cache_dir, content_hash=result.content_hash)
+    timings["peaks"] = time.perf_counter() - t2
     missing = {g: r for g, r in table.missing_reasons.items() if r}
     return ExtractedItem(
         key=key,

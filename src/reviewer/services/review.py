@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from reviewer import store
+from reviewer import store, waveform
 from reviewer.config import load_config
 from reviewer.errors import NotFoundError, PackageError, ReviewerError, StaleEditError, ValidationError
 from reviewer.frames import validate_interval
 from reviewer.pipeline import load_table, table_path
 from reviewer.selection import select_segments
-from reviewer.services import audio_clips, waveform
+from reviewer.services import audio_clips
 from reviewer.services.review_views import (
     ItemInfo,
     LabelView,

@@ -62,7 +62,7 @@ def waveform_figure(times: np.ndarray, mins: np.ndarray, maxs: np.ndarray, *, vi
     Parameters
     ----------
     times, mins, maxs : np.ndarray [shape=(n,)]
-        Peaks from :meth:`reviewer.services.waveform.Peaks.window`.
+        Peaks from :meth:`reviewer.waveform.Peaks.window`.
     view : (start, end)
         Visible range in seconds.
     regions : iterable of Region
