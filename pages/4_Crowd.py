@@ -180,7 +180,8 @@ def reviewer_view(user: SessionUser) -> None:
         else:
             st.success(f"{len(res.consensus)} consensus region(s), {res.labels_written} crowd label(s) written"
                        + (f"; newly suspended: {', '.join(res.newly_suspended)}" if res.newly_suspended else "")
-                       + (f"; {len(res.skipped_tasks)} task(s) without enough answers" if res.skipped_tasks else ""))
+                       + (f"; {len(res.skipped_tasks)} task(s) without a consensus (too few answers, or answers "
+                          "that tie: settle those in the disagreement queue)" if res.skipped_tasks else ""))
     pool = next(p for p in pools if p.pool_id == pool_id)
     target = float(pool.settings.get("target_agreement", 0.5))
 

@@ -26,6 +26,40 @@ def synth_music(duration: float, sr: int = 22050, *, seed: int = 0) -> np.ndarra
     return (y * np.clip(t / 0.5, 0, 1)).astype(np.float32)
 
 
+def race(*calls, timeout: float = 60.0) -> list:
+    """Run ``calls`` in threads released at the same instant; each one's result or the exception it raised."""
+    import threading
+
+    results: list = [None] * len(calls)
+    go = threading.Barrier(len(calls))
+
+    def run(k, fn):
+        go.wait()
+        try:
+            results[k] = fn()
+        except Exception as exc:  # noqa: BLE001 - the caller asserts on it
+            results[k] = exc
+
+    threads = [threading.Thread(target=run, args=(k, fn)) for k, fn in enumerate(calls)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=timeout)
+    return results
+
+
+def slowed(fn, seconds: float = 0.5):
+    """``fn`` that sleeps after returning its result: widens a check-then-write window in race tests."""
+    import time
+
+    def wrapper(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        time.sleep(seconds)
+        return out
+
+    return wrapper
+
+
 @pytest.fixture(autouse=True)
 def _restore_main_module():
     """AppTest leaves a page script as ``sys.modules["__main__"]``; spawned workers would re-run it.

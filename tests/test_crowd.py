@@ -108,6 +108,19 @@ def test_region_consensus_fallback_and_errors():
         RegionConsensus("mv").fit(df, {})
 
 
+def test_answers_that_do_not_overlap_tie():
+    rows = [("two", "w1", 10, 30), ("two", "w2", 50, 60), ("three", "w1", 0, 10), ("three", "w2", 40, 60),
+            ("three", "w3", 80, 90), ("agree", "w1", 10, 30), ("agree", "w2", 12, 31), ("agree", "w3", 60, 70)]
+    df = pd.DataFrame(rows, columns=["task", "worker", "start", "end"])
+    durations = {"two": 100.0, "three": 100.0, "agree": 100.0}
+    out = RegionConsensus("mv").fit_predict(df, durations)
+    assert bool(out.loc["two", "tie"]) and bool(out.loc["three", "tie"])
+    assert not bool(out.loc["agree", "tie"])
+    # a clearly more skilled worker is not a tie: their region carries a majority of the weight
+    weighted = RegionConsensus("mv").fit_predict(df, durations, skills=pd.Series({"w1": 3.0}))
+    assert not bool(weighted.loc["two", "tie"]) and (weighted.loc["two", "start"], weighted.loc["two", "end"]) == (10.0, 30.0)
+
+
 def test_agreement_measures():
     same = task_agreement([(10, 30), (10, 30), (10, 30)], duration=100)
     assert same.mean_iou == 1.0 and same.alpha == pytest.approx(1.0)

@@ -181,3 +181,59 @@ def test_skipped_answers_cannot_be_picked(engine):
     with pytest.raises(ValidationError, match="is not an answer to task"):
         crowd_resolve.resolve_disagreement(eve, engine=engine, task_id=bad, choice="annotator", answer_id=99999,
                                            seen_answers=d.answer_ids)
+
+
+def test_two_reviewers_resolving_at_once_one_wins(tmp_path, monkeypatch):
+    """Both open the same unresolved task and press resolve together: one resolution is saved, the other refused."""
+    from conftest import race, slowed
+
+    url = f"sqlite:///{tmp_path / 'crowd.db'}"
+    setup = store.make_engine(url)
+    store.init_db(setup)
+    (bad, _), _, eve = disagreeing_pool(setup)
+    fay = auth.create_user(name="fay", password=PASSWORD, role="engineer", engine=setup)
+    d = crowd_resolve.disagreement_detail(eve, engine=setup, task_id=bad)
+    setup.dispose()
+    # widen the window between "nobody resolved it yet" and the write
+    monkeypatch.setattr(crowd_resolve, "_task_heads", slowed(crowd_resolve._task_heads))
+
+    def resolve(user, start):
+        return lambda: crowd_resolve.resolve_disagreement(
+            user, engine=store.make_engine(url), task_id=bad, choice="corrected", start=start, end=start + 15.0,
+            seen_answers=d.answer_ids, seen_resolution=None)
+
+    results = race(resolve(eve, 11.0), resolve(fay, 13.0))
+    won = [r for r in results if not isinstance(r, Exception)]
+    lost = [r for r in results if isinstance(r, StaleEditError)]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert "already resolved by" in str(lost[0])
+    check = store.make_engine(url)
+    with store.session_scope(check) as s:
+        heads = [lb for lb in store.current_labels(session=s, item_id=won[0].item_id) if lb.source == "crowd_resolved"]
+    assert [(lb.author, lb.start) for lb in heads] == [(won[0].author, won[0].start)]
+
+
+def test_two_answers_that_tie_get_no_consensus_label(engine):
+    """Two annotators who do not overlap: no consensus is written or offered; a reviewer settles it."""
+    with store.session_scope(engine) as s:
+        store.upsert_item(session=s, key="song0.wav", path="/nowhere/song0.wav", kind="song", genre="pop",
+                          title="song 0", duration=120.0)
+    crowd.create_pool(SYSTEM_USER, engine=engine, name="hooks", golden_rate=0.0, overlap=2, min_listen_seconds=5.0)
+    eve = auth.create_user(name="eve", password=PASSWORD, role="engineer", engine=engine)
+    for k, region in enumerate(((10.0, 25.0), (70.0, 90.0))):
+        who = auth.create_user(name=f"ann{k}", password=PASSWORD, engine=engine)
+        task = crowd.next_task(who, engine=engine)
+        crowd.submit_answer(who, engine=engine, task_id=task.task_id, start=region[0], end=region[1],
+                            listened_seconds=60)
+    res = crowd_review.aggregate_pool(eve, engine=engine, pool_id=1)
+    assert res.labels_written == 0 and res.consensus == ()
+    assert "tie" in res.skipped_tasks[task.task_id]
+    d = crowd_resolve.disagreement_detail(eve, engine=engine, task_id=task.task_id)
+    assert d.consensus is None and len(d.answer_ids) == 2
+    with pytest.raises(ValidationError, match="no consensus"):
+        crowd_resolve.resolve_disagreement(eve, engine=engine, task_id=task.task_id, choice="consensus",
+                                           seen_answers=d.answer_ids)
+    pick = next(a for a in d.answers if a.user_name == "ann1")
+    done = crowd_resolve.resolve_disagreement(eve, engine=engine, task_id=task.task_id, choice="annotator",
+                                              answer_id=pick.answer_id, seen_answers=d.answer_ids)
+    assert (done.start, done.end) == (70.0, 90.0)

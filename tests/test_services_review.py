@@ -230,3 +230,25 @@ def test_clip_with_preroll(wav_file):
         audio_clips.cut_clip(path, 1, 2, preroll=-1)
     with pytest.raises(ValidationError, match="0 <= start < end"):
         audio_clips.cut_clip(path, 2, 1)
+
+
+def test_two_editors_adding_the_first_label_at_once(lib, monkeypatch):
+    """Both saw "no hook label" and save together: one label is saved, the other editor is told to reload."""
+    from conftest import race, slowed
+
+    engine, settings, (_, song) = lib
+    engine.dispose()
+    # widen the window between "no label yet" and the write
+    monkeypatch.setattr(review, "_item_or_gone", slowed(review._item_or_gone))
+
+    def save(author, start):
+        return lambda: review.save_correction(engine=store.make_engine(settings.db_url), item_id=song, kind="hook",
+                                              start=start, end=start + 4, author=author, expect_no_label=True)
+
+    results = race(save("ann", 1.0), save("bob", 2.0))
+    lost = [r for r in results if isinstance(r, StaleEditError)]
+    assert len(lost) == 1 and sum(isinstance(r, review.LabelView) for r in results) == 1, results
+    assert "while you were editing" in str(lost[0])
+    check = store.make_engine(settings.db_url)
+    with store.session_scope(check) as s:
+        assert len(store.current_labels(session=s, item_id=song, kind="hook")) == 1

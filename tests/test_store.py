@@ -493,3 +493,14 @@ def test_label_progress_counts_a_no_intro_truth_as_labelled(session):
     store.update_item_extra(session=session, item_id=eps[2].id, extra={"note": "unlabelled"})
     (row,) = [r for r in store.label_progress(session=session) if r["group"] == "Show"]
     assert (row["items"], row["truth"], row["human"]) == (3, 2, 0)
+
+
+def test_lock_row_reports_missing_rows_and_unknown_tables():
+    engine = store.make_engine("sqlite://")
+    store.init_db(engine)
+    with store.session_scope(engine) as s:
+        item = store.upsert_item(session=s, key="a.wav", path="/nowhere/a.wav", kind="song", duration=10.0)
+        assert store.lock_row(session=s, table="media_item", row_id=item.id) is True
+        assert store.lock_row(session=s, table="media_item", row_id=item.id + 99) is False
+        with pytest.raises(ValueError, match="unknown table"):
+            store.lock_row(session=s, table="no_such_table", row_id=1)

@@ -175,6 +175,37 @@ def _song_store(settings, n: int = 5, *, truth: bool = True):
     return engine, ids
 
 
+def test_correcting_one_chorus_keeps_the_other_occurrences(settings):
+    """Fix & accept on the second chorus supersedes that truth row only; choruses 1 and 3 still train as choruses."""
+    from reviewer import store
+    from reviewer.services import review
+    from reviewer.train.datasets import load_training_items
+
+    engine, ids = _song_store(settings, 1, truth=False)
+    sid = ids["song0"]
+    with store.session_scope(engine) as s:
+        rows = [store.add_label(session=s, item_id=sid, kind="chorus", start=a, end=b, source="truth", author="gt")
+                for a, b in ((10.0, 25.0), (50.0, 65.0), (90.0, 105.0))]
+        second = (rows[1].id, rows[1].version)
+    review.save_correction(engine=engine, item_id=sid, kind="chorus", start=48.0, end=66.0, author="rita",
+                           base_label_id=second[0], base_version=second[1])
+    # a reviewer also adds a chorus the truth missed, overlapping nothing
+    review.save_correction(engine=engine, item_id=sid, kind="chorus", start=110.0, end=118.0, author="rita")
+    (item,) = load_training_items("chorus", engine=engine, settings=settings)
+    assert item.label_source == "human"
+    assert item.intervals == ((10.0, 25.0), (48.0, 66.0), (90.0, 105.0), (110.0, 118.0))
+    centres = (item.table.segments.starts + item.table.segments.ends) / 2
+    assert item.targets[(centres > 12) & (centres < 23)].all()  # chorus 1 is still a positive
+    # rejecting a truth chorus removes it; a human row overlapping a truth row replaces it
+    with store.session_scope(engine) as s:
+        first = next(lb for lb in store.current_labels(session=s, item_id=sid) if lb.start == 10.0)
+        store.add_label(session=s, item_id=sid, kind="chorus", start=10.0, end=25.0, source="human", author="rita",
+                        status="rejected", supersedes_id=first.id, expected_version=first.version)
+        store.add_label(session=s, item_id=sid, kind="chorus", start=88.0, end=100.0, source="human", author="rita")
+    (item,) = load_training_items("chorus", engine=engine, settings=settings)
+    assert item.intervals == ((48.0, 66.0), (88.0, 100.0), (110.0, 118.0))
+
+
 def test_training_labels_take_human_over_crowd_consensus_over_truth(settings, monkeypatch):
     """The consensus row aggregate_pool writes is a training label (one row per item, not >= 2 raw answers)."""
     from argon2 import PasswordHasher

@@ -20,6 +20,12 @@ When the aggregated mask of a task is empty (no cell reached a majority, e.g.
 three answers that do not overlap) the consensus falls back to the most-voted
 cells (votes weighted by skill under weighted ``mv``: the most skilled
 worker's region), and ``fallback`` is set in the result.
+
+A consensus is a *tie* (``tie`` in the result) when no cell of its region has
+a strict majority of the vote weight and some cell outside it has as many
+votes: two equally weighted answers that do not overlap, or three that do not
+overlap. The region is then one annotator's pick among equals, not agreement;
+callers write no consensus label for it and leave it to a reviewer.
 """
 
 from __future__ import annotations
@@ -61,7 +67,7 @@ class RegionConsensus:
     votes_ : dict of task → np.ndarray [shape=(1, N), float]
         How many workers marked each cell (their summed skill under weighted ``mv``).
     regions_ : pandas.DataFrame
-        Indexed by task: ``start``, ``end``, ``n_workers``, ``fallback``.
+        Indexed by task: ``start``, ``end``, ``n_workers``, ``fallback``, ``tie``.
     """
 
     def __init__(self, method: str = "mv", *, resolution: float = DEFAULT_RESOLUTION) -> None:
@@ -123,7 +129,7 @@ class RegionConsensus:
         self.votes_: dict = {}
         records = []
         if table.empty:
-            self.regions_ = pd.DataFrame(columns=["start", "end", "n_workers", "fallback"])
+            self.regions_ = pd.DataFrame(columns=["start", "end", "n_workers", "fallback", "tie"])
             return self
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # crowd-kit's EM on degenerate tasks
             agg = self._aggregate(table, skills)
@@ -140,7 +146,8 @@ class RegionConsensus:
                 mask = (votes >= votes.max()).reshape(1, -1)
             self.masks_[task], self.votes_[task] = mask, votes.reshape(1, -1)
             records.append({"task": task, "start": region[0], "end": region[1],
-                            "n_workers": int(group["worker"].nunique()), "fallback": bool(fallback)})
+                            "n_workers": int(group["worker"].nunique()), "fallback": bool(fallback),
+                            "tie": _is_tie(votes, region, total=float(w.sum()), resolution=self.resolution)})
         self.regions_ = pd.DataFrame.from_records(records).set_index("task")
         n_fb = int(self.regions_["fallback"].sum())
         logger.info("%s consensus for %d task(s), %d by fallback", self.method, len(self.regions_), n_fb)
@@ -154,3 +161,18 @@ class RegionConsensus:
     def grid_size(duration: float, *, resolution: float = DEFAULT_RESOLUTION) -> int:
         """Cells of the grid for an item of ``duration`` seconds."""
         return n_cells(duration, resolution=resolution)
+
+
+def _is_tie(votes: np.ndarray, region: tuple[float, float], *, total: float, resolution: float) -> bool:
+    """No strict majority inside ``region`` and an equally voted cell outside it."""
+    votes = np.asarray(votes, dtype=np.float64).ravel()
+    lo = int(np.floor(region[0] / resolution + 1e-9))
+    hi = max(lo + 1, int(np.ceil(region[1] / resolution - 1e-9)))
+    inside = votes[lo:hi]
+    if inside.size == 0:
+        return False
+    top = float(inside.max())
+    if top > total / 2 + 1e-9:
+        return False
+    outside = np.concatenate([votes[:lo], votes[hi:]])
+    return bool(outside.size and outside.max() >= top - 1e-9)

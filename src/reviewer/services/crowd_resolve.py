@@ -182,6 +182,8 @@ def _computed_consensus(s, *, pool, answers: list[CrowdAnswerRegion], user_ids: 
     known = {sk.user_id: sk.skill for sk, _ in store.list_skills(session=s, pool_id=pool.id) if sk.skill is not None}
     skills = pd.Series(known, dtype=float) if known else None
     regions = RegionConsensus("mv").fit_predict(frame, {0: duration}, skills)
+    if bool(regions.loc[0, "tie"]):
+        return None  # equals who do not overlap: there is nothing to accept, a reviewer picks
     return float(regions.loc[0, "start"]), float(regions.loc[0, "end"])
 
 
@@ -280,6 +282,8 @@ def resolve_disagreement(
         raise ValidationError(f"resolution choice must be one of {RESOLUTION_CHOICES}; got {choice!r}")
     seen = tuple(sorted(int(i) for i in seen_answers))
     with store.session_scope(engine) as s:
+        # two reviewers resolving the same task at once: the second waits here, then sees the first's resolution
+        store.lock_row(session=s, table="crowd_task", row_id=int(task_id))
         task, pool, item, answers, user_ids = _load(s, task_id)
         if task.is_golden:
             raise ValidationError(f"task {task.id} is a golden task: its reference region is fixed")
@@ -305,7 +309,8 @@ def resolve_disagreement(
             else:
                 region = _computed_consensus(s, pool=pool, answers=answers, user_ids=user_ids, duration=duration)
             if region is None:
-                raise ValidationError(f"task {task.id} has no consensus (fewer than two valid answers); "
+                raise ValidationError(f"task {task.id} has no consensus (fewer than two valid answers, or answers "
+                                      "that tie); "
                                       "pick an annotator's region or set a corrected one")
         elif choice == "annotator":
             pick = next((a for a in answers if a.answer_id == answer_id), None)

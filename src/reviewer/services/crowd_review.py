@@ -84,8 +84,8 @@ def _update_skills(s, pool, by_task, regions) -> list[str]:
     cons_records = []
     if regions is not None:
         for task_id, group in by_task.items():
-            if task_id in regions.index and len(group) >= 2:
-                r = regions.loc[task_id]
+            if task_id in regions.index and len(group) >= 2 and not bool(regions.loc[task_id, "tie"]):
+                r = regions.loc[task_id]  # a tie says nothing about who was right
                 cons_records += [{"worker": u.id, "task": task_id, "start": a.start, "end": a.end,
                                   "ref_start": float(r["start"]), "ref_end": float(r["end"])} for a, _, u in group]
     cons = GoldenSkill().fit_predict(pd.DataFrame(cons_records, columns=["worker", "task", "start", "end",
@@ -175,6 +175,10 @@ def aggregate_pool(
                 skipped[task.id] = f"{len(group)} valid answer(s), need {min_answers}"
                 continue
             r = regions.loc[task.id]
+            if bool(r["tie"]):
+                skipped[task.id] = (f"{len(group)} valid answers that tie (no region has a majority): "
+                                    "resolve it in the disagreement queue")
+                continue
             start, end = float(r["start"]), float(r["end"])
             agr = task_agreement([(a.start, a.end) for a, _, _ in group], duration=durations[task.id])
             item = store.get_item(session=s, item_id=task.item_id)

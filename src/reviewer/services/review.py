@@ -279,6 +279,8 @@ def save_correction(*, engine, item_id: int, kind: str, start: float, end: float
     kind = _check_kind(kind)
     name = _check_author(author)
     with store.session_scope(engine) as s:
+        if expect_no_label:  # two editors adding the first label at once: the second waits, then sees the first's
+            store.lock_row(session=s, table="media_item", row_id=int(item_id))
         item = _item_or_gone(s, int(item_id))
         st_, en = validate_interval(start, end, duration=item.duration, what=f"the {kind} region")
         if base_label_id is None and expect_no_label:

@@ -14,7 +14,7 @@ Modules: ``tables`` (every table), ``engine`` (engines, sessions),
 ``labels``, ``models`` (model versions, predictions).
 """
 
-from reviewer.store.engine import get_engine, init_db, is_memory_sqlite, make_engine, session_scope
+from reviewer.store.engine import get_engine, init_db, is_memory_sqlite, lock_row, make_engine, session_scope
 from reviewer.store.items import (
     assign_splits,
     delete_item,
@@ -91,7 +91,7 @@ __all__ = [
     "RUN_STATUSES", "SPLITS",
     "Artifact", "Label", "MediaItem", "ModelVersion", "PackageRecord", "PipelineRun", "Prediction",
     "ProcessingRecord", "utcnow",
-    "get_engine", "init_db", "is_memory_sqlite", "make_engine", "session_scope",
+    "get_engine", "init_db", "is_memory_sqlite", "lock_row", "make_engine", "session_scope",
     "assign_splits", "delete_item", "get_item", "get_item_by_key", "item_ids", "item_key_from_path",
     "items_by_id", "items_by_key", "iter_items", "list_items", "series_summary", "set_item_status",
     "status_counts", "update_item_extra", "upsert_item",

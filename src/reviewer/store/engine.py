@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
@@ -28,7 +28,7 @@ from sqlmodel import Session, SQLModel, create_engine
 from reviewer.errors import ConfigError
 from reviewer.store import tables as _tables  # noqa: F401  (registers every table on SQLModel.metadata)
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "get_engine", "init_db", "is_memory_sqlite", "make_engine", "session_scope"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_MS", "get_engine", "init_db", "is_memory_sqlite", "lock_row", "make_engine", "session_scope"]
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +146,32 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def lock_row(*, session: Session, table: str, row_id: int) -> bool:
+    """Take the write lock for a check-then-write, before anything is read.
+
+    A no-op ``UPDATE`` of one row: on SQLite it takes the database's write lock
+    (a concurrent writer waits up to the busy timeout), on other backends it
+    locks that row. Call it as the *first* statement of a ``session_scope``
+    block; everything read afterwards is what the last committed writer left,
+    so "nobody resolved this yet" cannot change before this block commits.
+
+    Parameters
+    ----------
+    table : str
+        A table name (``"media_item"``, ``"crowd_task"``, ...).
+
+    Returns
+    -------
+    bool
+        Whether the row exists.
+    """
+    tbl = SQLModel.metadata.tables.get(table)
+    if tbl is None:
+        raise ValueError(f"unknown table {table!r}")
+    res = session.execute(update(tbl).where(tbl.c.id == int(row_id)).values(id=tbl.c.id))
+    return bool(res.rowcount)
 
 
 _ENGINES: dict[str, Engine] = {}

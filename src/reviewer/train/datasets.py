@@ -179,6 +179,26 @@ def _is_simulated(label, session=None) -> bool:
     return bool(names) and all(n.lower().startswith("sim-") for n in names)
 
 
+#: Tasks whose labels are several occurrences per item (every chorus of a song), not one region.
+MULTI_OCCURRENCE_TASKS = frozenset({"chorus"})
+
+
+def _with_other_occurrences(rows: list, heads: list, *, lower: Sequence[str]) -> list:
+    """``rows`` plus the current occurrences of ``lower`` sources that overlap none of them.
+
+    A reviewer who fixes the second chorus of a song supersedes that one truth
+    row; the first and third choruses stay current truth rows and still are
+    choruses. Where two sources disagree about the same stretch (they overlap),
+    the higher one wins. Raw crowd answers never join (they are votes, not occurrences).
+    """
+    kept = list(rows)
+    for src in (s for s in lower if s != "crowd"):
+        for lb in (h for h in heads if h.source == src):
+            if all(lb.end <= k.start or lb.start >= k.end for k in kept):
+                kept.append(lb)
+    return sorted(kept, key=lambda lb: (lb.start, lb.end))
+
+
 def resolve_item_labels(session, item, task: str, *, sources: Sequence[str] = SOURCE_PRECEDENCE,
                         min_crowd: int = 2) -> ItemLabels | None:
     """Which labels train ``item`` for ``task``: the first source of :data:`SOURCE_PRECEDENCE` that has some.
@@ -186,7 +206,10 @@ def resolve_item_labels(session, item, task: str, *, sources: Sequence[str] = SO
     Precedence: a human correction (Review page) > a reviewer's settlement of a
     crowd disagreement (``crowd_resolved``) > an imported label > crowd
     consensus > demo truth. Only current (head, not rejected) labels count; a
-    correction that supersedes a truth row has already replaced it. Crowd
+    correction that supersedes a truth row has already replaced it. For tasks
+    with several occurrences per item (:data:`MULTI_OCCURRENCE_TASKS`: every
+    chorus) the winning source's rows are joined by the lower sources' current
+    occurrences that overlap none of them, so correcting one chorus keeps the others. Crowd
     labels are the consensus rows :func:`reviewer.services.crowd_review.aggregate_pool`
     writes (one per task, author ``crowd-consensus:<method>``); other crowd rows
     (raw per-annotator labels) count only when at least ``min_crowd`` of them
@@ -205,10 +228,13 @@ def resolve_item_labels(session, item, task: str, *, sources: Sequence[str] = SO
         raise ValidationError(f"unknown label source(s) {bad}; expected some of {list(SOURCE_PRECEDENCE)}")
     kinds = TASK_LABEL_KINDS[task]
     heads = [lb for lb in store.current_labels(session=session, item_id=item.id) if lb.kind in kinds]
-    for src in (s for s in SOURCE_PRECEDENCE if s in sources):
+    allowed = [s for s in SOURCE_PRECEDENCE if s in sources]
+    for n, src in enumerate(allowed):
         rows = [lb for lb in heads if lb.source == src]
         if not rows:
             continue
+        if task in MULTI_OCCURRENCE_TASKS and src != "crowd":
+            rows = _with_other_occurrences(rows, heads, lower=allowed[n + 1:])
         sim = any(_is_simulated(lb, session) for lb in rows)
         if src == "crowd":
             consensus = [lb for lb in rows if (lb.author or "").startswith(CONSENSUS_PREFIX)]
