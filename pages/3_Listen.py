@@ -118,7 +118,7 @@ def _queue() -> None:
 def _ab() -> None:
     if st.session_state.get(state.LISTEN_AB_ITEM) is None:
         try:
-            pair = listen.ab_pair(engine=eng)
+            pair = listen.ab_pair(engine=eng, author=author.strip() or None)
         except ReviewerError as exc:
             st.error(str(exc))
             return

@@ -224,15 +224,24 @@ def mos_by_model_version(*, engine) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).sort_values("mos", ascending=False).reset_index(drop=True)
 
 
-def ab_pair(*, engine, kind: str | None = None, item_id: object | None = None,
+def ab_pair(*, engine, kind: str | None = None, item_id: object | None = None, author: str | None = None,
             rng: np.random.Generator | None = None) -> dict[str, Any] | None:
-    """Pick a track with snippets from two different model versions, in random order.
+    """Pick a track with snippets from two different model versions, in random order, balancing judgements.
+
+    Among every (track, version pair) that can be compared, the version pair
+    with the fewest judgements so far goes first, then the track with the
+    fewest judgements of that pair, so three or more versions are compared
+    evenly and no track is judged twice while another waits. ``author``'s own
+    past judgements are skipped while other comparisons remain. Ties are
+    broken at random and A/B order is random.
 
     Parameters
     ----------
     kind : {"song", "episode"}, optional
     item_id : int, optional
         Use this item (it must have two model versions' snippets).
+    author : str, optional
+        Prefer comparisons this person has not judged yet.
     rng : numpy.random.Generator, optional
         For a reproducible pick; a fresh one otherwise.
 
@@ -246,6 +255,9 @@ def ab_pair(*, engine, kind: str | None = None, item_id: object | None = None,
     with store.session_scope(engine) as s:
         tasks = [store.SNIPPET_TASKS[kind]] if kind else sorted(set(store.SNIPPET_TASKS.values()))
         pairs = store.newest_predictions(session=s, tasks=tasks)
+        prefs = store.list_preferences(session=s)
+        judged = store.predictions_by_id(session=s, prediction_ids={i for p in prefs
+                                                                     for i in (p.prediction_a_id, p.prediction_b_id)})
     by_item: dict[int, dict[int, Any]] = {}
     titles: dict[int, str] = {}
     for p, item in pairs:
@@ -263,10 +275,29 @@ def ab_pair(*, engine, kind: str | None = None, item_id: object | None = None,
         eligible = [iid]
     if not eligible:
         return None
-    iid = int(eligible[int(rng.integers(len(eligible)))])
-    preds = list(by_item[iid].values())
-    a, b = rng.choice(len(preds), size=2, replace=False)
-    return {"item_id": iid, "title": titles[iid], "a": int(preds[a].id), "b": int(preds[b].id)}
+    per_pair: dict[tuple[int, int], int] = {}
+    per_item_pair: dict[tuple[int, tuple[int, int]], int] = {}
+    mine: set[tuple[int, tuple[int, int]]] = set()
+    who = (author or "").strip()
+    for pref in prefs:
+        pa, pb = judged.get(pref.prediction_a_id), judged.get(pref.prediction_b_id)
+        if pa is None or pb is None or pa.model_version_id is None or pb.model_version_id is None:
+            continue
+        vp = tuple(sorted((int(pa.model_version_id), int(pb.model_version_id))))
+        per_pair[vp] = per_pair.get(vp, 0) + 1
+        per_item_pair[(pref.item_id, vp)] = per_item_pair.get((pref.item_id, vp), 0) + 1
+        if who and (pref.author or "").strip() == who:
+            mine.add((pref.item_id, vp))
+    options = [(iid, (va, vb)) for iid in eligible for va in sorted(by_item[iid]) for vb in sorted(by_item[iid])
+               if va < vb]
+    fresh = [o for o in options if o not in mine]
+    options = fresh or options
+    keys = np.array([(per_pair.get(vp, 0), per_item_pair.get((iid, vp), 0)) for iid, vp in options])
+    best = [o for o, k in zip(options, keys) if tuple(k) == min(map(tuple, keys))]
+    iid, (va, vb) = best[int(rng.integers(len(best)))]
+    first, second = (va, vb) if rng.random() < 0.5 else (vb, va)
+    return {"item_id": int(iid), "title": titles[iid], "a": int(by_item[iid][first].id),
+            "b": int(by_item[iid][second].id)}
 
 
 def record_preference(item_id: object, prediction_a_id: object, prediction_b_id: object, chosen: str,
