@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python bench/detect.py [--work /tmp/detectbench] [--seed 7] [--n-series 6] [--episodes 5] [--n-songs 30]
+                                     [--themeless N]
 
 Builds (when missing) two libraries with ``reviewer.demo.build_demo`` from the
 held-out seed (7 by default; it is reserved for benchmarks: no detector
@@ -92,6 +93,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n-series", type=int, default=6)
     ap.add_argument("--episodes", type=int, default=5)
     ap.add_argument("--n-songs", type=int, default=30)
+    ap.add_argument("--themeless", type=int, default=None,
+                    help="series without an opening theme in the intro library (default: one with >= 4 series); "
+                         "more of them measure false positives on more no-intro episodes")
     ap.add_argument("--skip-intros", action="store_true")
     ap.add_argument("--skip-songs", action="store_true")
     args = ap.parse_args(argv)
@@ -102,7 +106,8 @@ def main(argv=None) -> int:
     work = Path(args.work)
     if not args.skip_intros:
         root = work / "intros"
-        build_demo(root, seed=args.seed, n_series=args.n_series, episodes_per_series=args.episodes, n_songs=0, workers=2)
+        build_demo(root, seed=args.seed, n_series=args.n_series, episodes_per_series=args.episodes, n_songs=0, workers=2,
+                   themeless_series=args.themeless)
         rows = detect_intros.measure(root)
         r0 = rows[0]
         print_table(f"INTROS — held-out seed {args.seed}: {int(r0['n_with_intro'])} episodes with an intro, "

@@ -283,3 +283,37 @@ def test_full_default_build(tmp_path):
     for s in songs.values():
         by_artist.setdefault(s["artist"], set()).add(s["split"])
     assert all(len(v) == 1 for v in by_artist.values())
+
+
+def test_themeless_series_option_plans_more_series_without_a_theme():
+    from reviewer.demo.series import plan_series
+
+    def themeless(n, t=None):
+        return [s.index for s in plan_series(17, n, 5, themeless_series=t) if not s.has_theme]
+
+    # default: exactly today's plan (one series without a theme from four series on)
+    assert themeless(3) == [] and themeless(6) == [4] and themeless(12) == [10]
+    assert themeless(6, 1) == themeless(6)
+    # N series right before the held-out (last) one; the others keep their plan
+    assert themeless(16, 6) == [9, 10, 11, 12, 13, 14]
+    assert themeless(6, 0) == []
+    base, more = plan_series(17, 16, 5), plan_series(17, 16, 5, themeless_series=6)
+    assert [(s.name, s.voices, s.formats, s.no_intro_episode) for s in base] == \
+        [(s.name, s.voices, s.formats, s.no_intro_episode) for s in more]
+    with pytest.raises(ConfigError, match="themeless_series"):
+        plan_series(17, 6, 5, themeless_series=6)
+
+
+def test_build_with_themeless_series(quick_lib, tmp_path):
+    # the default build does not record the option (its digest is unchanged)
+    assert "themeless_series" not in _json(quick_lib / "manifest.json")["params"]
+    with pytest.raises(ConfigError, match="themeless_series"):
+        build_demo(tmp_path / "bad", quick=True, themeless_series=2)
+    out = tmp_path / "themeless"
+    man = build_demo(out, seed=0, quick=True, themeless_series=1)
+    assert man.params["themeless_series"] == 1
+    eps = _json(out / "episodes_truth.json")
+    first = [t for t in eps.values() if t["series_dir"] == "Harbor_Watch"]
+    assert len(first) == 3 and not any(t["has_intro"] for t in first)
+    assert _json(out / "series_truth.json")["Harbor_Watch"]["has_theme"] is False
+    assert man.counts["episodes_without_intro"] >= 3

@@ -213,7 +213,8 @@ def _verify(out_dir: Path, manifest: dict) -> bool:
 
 
 def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, episodes_per_series: int = 4,
-               n_songs: int = 14, workers: int = 2, sample_rate: int = 22050, quick: bool = False) -> DemoManifest:
+               n_songs: int = 14, workers: int = 2, sample_rate: int = 22050, quick: bool = False,
+               themeless_series: int | None = None) -> DemoManifest:
     """Generate the demo library (series episodes + songs) with exact ground truth.
 
     Parameters
@@ -235,6 +236,11 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
         Sample rate of every rendered file in Hz.
     quick : bool
         A tiny library for tests (< 30 s).
+    themeless_series : int or None
+        Series without an opening theme (only ident, recaps, cues and end
+        credits recur): the ones before the last series. ``None``: one with
+        four series or more (the default library, byte-identical to builds
+        without this parameter).
 
     Returns
     -------
@@ -251,6 +257,11 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
     out.mkdir(parents=True, exist_ok=True)
     params = {"seed": int(seed), "n_series": n_series, "episodes_per_series": episodes_per_series,
               "n_songs": n_songs, "sample_rate": int(sample_rate), "quick": bool(quick)}
+    if themeless_series is not None:  # only when given: default libraries keep their digest
+        if not 0 <= themeless_series <= n_series - 1:
+            raise ConfigError(f"themeless_series must be in [0, n_series - 1] = [0, {n_series - 1}], "
+                              f"got {themeless_series!r}")
+        params["themeless_series"] = int(themeless_series)
     digest = _digest({"params": params, "version": GENERATOR_VERSION, "source": _source_digest()})
     man_path = out / "manifest.json"
     old: dict = {}
@@ -267,7 +278,7 @@ def build_demo(out_dir: str | os.PathLike, *, seed: int = 0, n_series: int = 4, 
     from reviewer.demo.songs import plan_songs
 
     t0 = time.perf_counter()
-    series = plan_series(seed, n_series, episodes_per_series)
+    series = plan_series(seed, n_series, episodes_per_series, themeless_series=themeless_series)
     songs = plan_songs(seed, n_songs, quick=quick)
     assets: dict[str, dict] = {}
     episodes: dict[str, dict] = {}

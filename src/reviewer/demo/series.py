@@ -12,9 +12,9 @@ Per-episode intro variation (recorded in ``episodes_truth.json``): gain, fade
 in/out, a shortened cut (head + first phrase + ending), dialogue over its start
 or end, a low-bitrate mp3/ogg round trip, a ±1–3 % tape-style speed change.
 Some episodes have no intro at all; some have none of ident/recap/cold open
-(the intro starts at 0.000). In a library of four series or more, one series has
-no opening theme at all (only its ident, recaps, cues and end credits recur, and
-none of them is the intro). About a third of the intros cut straight into the
+(the intro starts at 0.000). In a library of four series or more, one series
+(or ``themeless_series`` of them) has no opening theme at all (only its ident,
+recaps, cues and end credits recur, and none of them is the intro). About a third of the intros cut straight into the
 next scene (its ambience starts on the theme's last sample: no pause to find).
 
 The intro label is the span of the theme copy in the episode: ``start`` = its
@@ -50,7 +50,7 @@ from reviewer.demo.music import (
     rng_for,
     write_audio,
 )
-from reviewer.errors import ReviewerError
+from reviewer.errors import ConfigError, ReviewerError
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +150,22 @@ class SeriesSpec:
         return f"assets/series/{self.name}/{what}.flac"
 
 
-def plan_series(seed: int, n_series: int, episodes_per_series: int) -> list[SeriesSpec]:
+def plan_series(seed: int, n_series: int, episodes_per_series: int, *,
+                themeless_series: int | None = None) -> list[SeriesSpec]:
     """Names, voices, formats (one .mp4 per series), held-out split (the last series is ``test``).
 
-    With four series or more, the last-but-one series has no opening theme (``has_theme=False``).
+    ``themeless_series`` series have no opening theme (``has_theme=False``): the
+    ones right before the last (test) series. ``None`` (default): one, the
+    last-but-one, with four series or more. More of them give a library enough
+    episodes without an intro to measure a false-positive rate.
     """
+    if themeless_series is None:
+        themeless = {n_series - 2} if n_series >= 4 else set()
+    else:
+        if not 0 <= themeless_series <= n_series - 1:
+            raise ConfigError(f"themeless_series must be in [0, n_series - 1] = [0, {n_series - 1}] "
+                              f"(the last series keeps its theme), got {themeless_series!r}")
+        themeless = set(range(n_series - 1 - themeless_series, n_series - 1))
     out = []
     for s in range(n_series):
         rng = rng_for(seed, "series", s, "plan")
@@ -166,7 +177,7 @@ def plan_series(seed: int, n_series: int, episodes_per_series: int) -> list[Seri
         formats[int(rng.integers(0, episodes_per_series))] = ".mp4"
         no_intro = int(rng.integers(1, episodes_per_series)) if (s % 2 == 1 and episodes_per_series > 1) else None
         out.append(SeriesSpec(s, name, s % 2, "test" if s == n_series - 1 else "train", episodes_per_series,
-                              voices, tuple(formats), no_intro, book, has_theme=not (n_series >= 4 and s == n_series - 2)))
+                              voices, tuple(formats), no_intro, book, has_theme=s not in themeless))
     return out
 
 
