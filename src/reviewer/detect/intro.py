@@ -247,7 +247,12 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
         items.sort(key=lambda it: -it.score)
         if items and items[0].score > 0:
             chosen = items[0]
-    carried = carry_boundaries(chosen, items, durations) if chosen is not None else {}
+    def settle(e: int, s: float, t: float) -> tuple[float, float]:
+        hop = profiles[e].hop
+        return snap_to_pauses(s, t, copy_pauses(profiles[e].level_db, s, t, hop=hop), hop=hop,
+                              level_db=profiles[e].level_db, quiet_before=align.quiet_mask(profiles[e]))
+
+    carried = carry_boundaries(chosen, items, durations, settle=settle) if chosen is not None else {}
     out = []
     for e, ep in enumerate(episodes):
         seg_t, seg_s = _segment_payload(tables[e], probs[e])
@@ -261,10 +266,7 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
         if mine:
             nd = max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0]))
             others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
-            s, t = carried.get(e, node_interval(nd, others))
-            hop = profiles[e].hop
-            s, t = snap_to_pauses(s, t, copy_pauses(profiles[e].level_db, s, t, hop=hop), hop=hop,
-                                  level_db=profiles[e].level_db, quiet_before=align.quiet_mask(profiles[e]))
+            s, t = settle(e, *carried.get(e, node_interval(nd, others)))
             partners = len({(lk.i, lk.j) for lk, _ in nd.links})
             sc = float(np.mean([lk.score for lk, _ in nd.links]))
             conf = min(1.0, sc * (0.55 + 0.45 * partners / max(1, n - 1)) + 0.1)

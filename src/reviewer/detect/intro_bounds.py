@@ -13,20 +13,28 @@ from reviewer.detect.intro_graph import Item, best_node, node_interval
 
 
 def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
-                      reach: float = 3.0) -> dict[int, tuple[float, float]]:
+                      reach: float = 6.0, settle=None) -> dict[int, tuple[float, float]]:
     """Each episode's theme interval, its ends carried over from the siblings through the alignment.
 
     A fade or dialogue over the end of one copy cuts every match of that copy early;
     a sibling whose copy ends cleanly knows where the theme ends. Each link maps the
     partner's own boundary into this episode (``a = a1 + (b − b1) / ratio``) when the link
-    reaches within ``reach`` s of it; the median of those (two siblings at least), when
-    later (earlier for starts) by at most ``reach`` seconds, wins.
+    reaches within ``reach`` s of it (a spoken line over the start or end of a copy
+    covers up to ~5 s); the median of those (two siblings at least), when later
+    (earlier for starts) by at most ``reach`` seconds, wins.
+
+    ``settle(e, start, end) -> (start, end)`` (the detector passes
+    :func:`snap_to_pauses` of episode ``e``) settles each partner's own start
+    before it is carried: a copy at 0 s talked over at its start is matched
+    from a few seconds in, and would carry that late start to its siblings.
     """
     base: dict[int, tuple[Node, tuple[float, float]]] = {}
     for e in sorted({nd.ep for nd in chosen.nodes}):
         nd = best_node(chosen, e)
         others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
         base[e] = (nd, node_interval(nd, others))
+    # starts only: an end settled on the next pause may overshoot a hard cut, and would carry that over
+    own = {e: ((settle(e, *iv)[0], iv[1]) if settle is not None else iv) for e, (_, iv) in base.items()}
     out = {}
     for e, (nd, (s, t)) in base.items():
         starts, ends = [], []
@@ -37,7 +45,7 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
             ratio = (theirs[1] - theirs[0]) / (mine[1] - mine[0])
             if not 1 / 1.07 <= ratio <= 1.07:  # a chained shortened cut: lengths differ, the speed does not
                 ratio = 1.0
-            os_, ot = base[other][1]
+            os_, ot = own[other]
             # a link carries a boundary of the partner only if it reaches it (a link that stops at the cut of a
             # shortened copy, or at another item, says nothing about where the theme ends)
             if 0.0 <= theirs[0] - os_ <= reach:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reviewer.aggregate import SegmentTable
-from reviewer.detect.intro_graph import Item, node_interval, occurrences
+from reviewer.detect.intro_graph import Item, node_interval, occurrences_per_episode
 
 if TYPE_CHECKING:  # pragma: no cover
     from reviewer.detect.intro import IntroConfig
@@ -35,7 +35,10 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
       judged on the others: when those are too few, it is the credits.
     * Too short (ident, sting), too long, or in too few episodes (a recap clip): rejected.
     * Heard more than once per episode on average (``multiplicity`` > 1.25,
-      disjoint copies): a recurring cue, rejected — the theme plays once.
+      disjoint copies), or twice, apart, in any one episode: a recurring cue,
+      rejected — the theme plays once per episode (its copies under the end
+      credits are set aside above). A cue heard exactly once in every episode
+      still passes: telling it from a theme is the scorer's job.
     * Otherwise ``coverage × min(1, length / 30 s) × (1 − position / 2)`` (× the
       scorer's mean probability when a scorer is given): the theme is in most
       episodes, long, early. How faithfully the copies match is not theme-ness
@@ -54,7 +57,9 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
     lengths = np.array([e - s for s, e in ivs])
     length = float(np.median(lengths))
     coverage = len(eps) / n_eps
-    multiplicity = occurrences(item.nodes, ivs) / max(1, len(eps))
+    per_ep = occurrences_per_episode(item.nodes, ivs)
+    multiplicity = sum(per_ep.values()) / max(1, len(eps))
+    twice = sum(1 for c in per_ep.values() if c >= 2)
     rel = float(np.median([iv[0] / max(durations[nd.ep], 1e-6) for nd, iv in zip(item.nodes, ivs)]))
     if length < config.min_len:
         item.score, item.reason = 0.0, f"too short ({length:.1f} s): ident, sting or cue"
@@ -67,6 +72,9 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
         return
     if multiplicity > 1.25:
         item.score, item.reason = 0.0, f"recurs {multiplicity:.1f}× per episode: a recurring cue"
+        return
+    if twice:
+        item.score, item.reason = 0.0, f"heard twice, apart, in {twice} episode(s): a recurring cue"
         return
     score = coverage * min(1.0, length / 30.0) * (1.0 - 0.5 * min(1.0, rel))
     reason = f"in {len(eps)}/{n_eps} episodes, {length:.1f} s, position {rel:.2f}"

@@ -52,7 +52,10 @@ def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 4
     across a pause (``quiet_a`` / ``quiet_b``: :func:`reviewer.detect.align.quiet_mask`
     of each episode, ``hop`` seconds per frame): a cut inside a theme is a
     cross-fade, a pause between pieces is a boundary between items (the theme,
-    then the end credits of an episode that rolls them right after it).
+    then the end credits of an episode that rolls them right after it). A pause
+    in one episode only joins pieces on the same diagonal within 0.15 s (the
+    other copy is talked over there); a diagonal that moves across it is a cue
+    played right before the theme in one episode and a moment earlier in the other.
 
     Returns
     -------
@@ -78,8 +81,11 @@ def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 4
             cont_a = ga <= max_gap and m.a_end >= a1 + 1.0 and not paused(quiet_a, a1, m.a_start)
             cont_b = gb <= max_gap and m.b_end >= b1 + 1.0 and not paused(quiet_b, b1, m.b_start)
             skip = lo_gap <= max_gap and 3.0 <= hi_gap - lo_gap and hi_gap <= max_skip and (cont_a or cont_b)
-            same_diag = (abs(ga - gb) < 0.5 and -max_gap <= max(ga, gb) <= max_dip
-                         and not (paused(quiet_a, a1, m.a_start) and paused(quiet_b, b1, m.b_start)))
+            # a dip inside one shared region keeps its diagonal; a pause at the junction in one episode only
+            # (the other plays on, or pauses less) is two items laid out apart there: a cue, then the theme
+            pz_a, pz_b = paused(quiet_a, a1, m.a_start), paused(quiet_b, b1, m.b_start)
+            same_diag = (abs(ga - gb) < (0.15 if pz_a or pz_b else 0.5) and -max_gap <= max(ga, gb) <= max_dip
+                         and not (pz_a and pz_b))
             if inside or skip or same_diag:
                 g[:] = [(a0, max(a1, m.a_end)), (b0, max(b1, m.b_end)),
                         (sc * w + m.score * m.length) / (w + m.length), w + m.length]
@@ -180,17 +186,24 @@ def occurrences(nodes: Sequence[Node], ivs: Sequence[tuple[float, float]], *, ga
 
     (Self-similar halves of one theme matched to each other are not a cue that recurs.)
     """
+    return sum(occurrences_per_episode(nodes, ivs, gap=gap).values())
+
+
+def occurrences_per_episode(nodes: Sequence[Node], ivs: Sequence[tuple[float, float]], *,
+                            gap: float = 2.0) -> dict[int, int]:
+    """Disjoint occurrences in each episode (as :func:`occurrences`)."""
     per_ep: dict[int, list[tuple[float, float]]] = defaultdict(list)
     for nd, iv in zip(nodes, ivs):
         per_ep[nd.ep].append(iv)
-    count = 0
-    for spans in per_ep.values():
-        end = -np.inf
+    out = {}
+    for ep, spans in per_ep.items():
+        count, end = 0, -np.inf
         for s, e in sorted(spans):
             if s > end + gap:
                 count += 1
             end = max(end, e)
-    return count
+        out[ep] = count
+    return out
 
 
 def items_of(links: list[Link], n_eps: int) -> list[Item]:
