@@ -4,7 +4,8 @@
 * a copy at 0 s talked over at its start carried its late matched start to its siblings;
 * a recurring cue heard once in most episodes and twice in one (1.2× per episode) passed as the theme of a
   series without one;
-* a cue right before the theme, with a pause in one episode and none in the other, was chained into the theme.
+* a cue right before the theme, with a pause in one episode and none in the other, was chained into the theme;
+* a match started in the faint ambience bed before the theme's onset (1 s early).
 """
 
 from __future__ import annotations
@@ -121,3 +122,24 @@ def test_cue_right_before_the_theme_is_not_the_intro():
         else:
             assert p.start is not None and abs(p.start - span[0]) <= 1.0 and abs(p.end - span[1]) <= 1.0, \
                 (span, p.start, p.end)
+
+
+def test_start_moves_out_of_a_faint_bed_onto_the_theme_onset():
+    """Seen on a tuning library: the cold open's ambience (22 dB under the theme, after its last line) matched a
+    sibling's faint lead-in, so the match started 1 s early; a fade-in (a rising level) keeps its start."""
+    from reviewer.detect.intro_bounds import copy_pauses, snap_to_pauses
+
+    hop = 0.05
+    lv = np.full(2000, -20.0, np.float32)  # speech of the cold open
+    lv[580:600] = -42.0  # its ambience after the last line: 29–30 s
+    lv[600:960] = 0.0  # the theme 30–48 s, hard cut into the next scene
+    lv[960:] = -40.0
+    q = copy_pauses(lv, 29.0, 47.5, hop=hop)
+    assert q[580:600].all()
+    s, t = snap_to_pauses(29.0, 47.5, q, hop=hop, level_db=lv, quiet_before=np.zeros(2000, bool))
+    assert s == pytest.approx(30.0) and abs(t - 48.0) <= 0.5
+    fade_in = lv.copy()
+    fade_in[580:640] = np.linspace(-45.0, 0.0, 60)  # a 3 s fade-in from 29 s: its start is 29 s
+    q = copy_pauses(fade_in, 29.0, 47.5, hop=hop)
+    s, _ = snap_to_pauses(29.0, 47.5, q, hop=hop, level_db=fade_in, quiet_before=np.zeros(2000, bool))
+    assert s == pytest.approx(29.0)

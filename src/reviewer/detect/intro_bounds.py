@@ -66,7 +66,8 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
 
 def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, reach_start: float = 4.0,
                    reach_end: float = 3.0, slack: float = 0.3, level_db: np.ndarray | None = None,
-                   settle_db: float = 3.0, quiet_before: np.ndarray | None = None) -> tuple[float, float]:
+                   settle_db: float = 3.0, quiet_before: np.ndarray | None = None,
+                   onset_db: float = 10.0) -> tuple[float, float]:
     """Move the boundaries of one theme copy to the pauses around it (onset of silence, end of silence).
 
     A theme that fades in, starts under dialogue or under ambience bleeding from the
@@ -80,7 +81,9 @@ def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, r
     decay of the last note, until the level settles within ``settle_db`` of the pause's own level.
     ``quiet_before`` (default ``quiet``) is the mask searched for the start: the
     detector passes the room-tone pauses only, since a pause between the words of
-    the cold open right before the theme is no start.
+    the cold open right before the theme is no start. A start that lies inside a
+    flat bed of ``quiet`` (the cold open's ambience after its last line, matched to
+    a sibling's faint lead-in) moves to the onset (``onset_db`` jump) that ends it.
 
     Parameters
     ----------
@@ -109,6 +112,19 @@ def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, r
         start = (j0 + hit[-1] + 1) * hop
     elif not hit.size and start <= reach_start:
         start = 0.0
+    # a start inside a pause of ``quiet`` (far below the copy: the cold open's ambience after its last line)
+    # matched a sibling's equally faint lead-in; the theme starts where that pause ends, on an onset (a jump of
+    # ``onset_db`` within 0.15 s out of a flat level bed; a fade-in rises and keeps its start)
+    k = int(round(start / hop))
+    if level_db is not None and 0 <= k < n and quiet[k] and quiet is not qb:
+        r = k
+        while r < n and quiet[r]:
+            r += 1
+        run = level_db[k:r]
+        jump = float(np.max(level_db[r : r + 3])) - float(np.median(run)) if r < n else 0.0
+        flat = float(np.percentile(run, 90) - np.percentile(run, 10)) <= 6.0  # a bed, not a rising fade
+        if (r - k) * hop <= reach_start and r * hop < end and jump >= onset_db and flat:
+            start = r * hop
     return start, end
 
 
