@@ -54,6 +54,9 @@ def make_song(plan, *, seed: int = 0) -> tuple[Audio, list[tuple[float, float]]]
         if label == "chorus":
             y = _section((3, 4, 0, 5, 3, 4, 0, 5), chorus_m, key=key, gain=1.0, drums=True, rng=rng)
             chorus.append((t, t + len(y) / SR))
+        elif label == "half-chorus":  # the chorus's first 4 bars
+            y = _section((3, 4, 0, 5), chorus_m, key=key, gain=1.0, drums=True, rng=rng)
+            chorus.append((t, t + len(y) / SR))
         elif label == "verse":
             y = _section((0, 5, 1, 4, 0, 5, 1, 4), verse_m, key=key, gain=0.6, drums=False, rng=rng)
         elif label == "verse-cc":  # a verse over the chorus's chords, with drums: only level and melody differ
@@ -370,3 +373,109 @@ def test_candidates_include_the_split_of_a_merged_prechorus():
     assert len(split) == 1 and split[0].prechorus == [(20.0, 28.0), (70.0, 78.0), (120.0, 128.0)]
     assert not any(c.occurrences[0][0] == 28.0 for c in _candidates([st], config=replace(HookConfig(), split_prechorus=False),
                                                                     duration=160.0, novelty=nov, rms=rms))
+
+
+# --------------------------------------------------------------------------- half choruses, key changes
+
+
+def test_key_change_inside_an_occurrence_is_cut():
+    """A half chorus played straight into the last chorus a tone higher is one repeated block to a
+    key-invariant analysis; the key change inside it is where the last chorus starts."""
+    from reviewer.detect.hooks import analyse_song, split_key_change
+
+    plan = POP[:-3] + [("half-chorus", 0), ("chorus", 2), ("free", 0)]
+    audio, chorus = make_song(plan, seed=5)
+    an = analyse_song(load_song(audio, key="half+kc"), config=HookConfig()).analysis
+    (hs, _), (cs, ce) = chorus[-2], chorus[-1]
+    cut = split_key_change((hs, ce), an.shifts, an.chroma, resolution=0.5)
+    assert cut is not None and abs(cut - cs) <= 1.0, (cut, cs)
+    # one key throughout: a chorus's internal repeats are not a key change
+    assert split_key_change(chorus[0], an.shifts, an.chroma, resolution=0.5) is None
+    same = make_song(POP[:-3] + [("half-chorus", 0), ("chorus", 0), ("free", 0)], seed=5)[0]
+    an0 = analyse_song(load_song(same, key="half"), config=HookConfig()).analysis
+    assert split_key_change((hs, ce), an0.shifts, an0.chroma, resolution=0.5) is None
+
+
+def test_candidates_cut_occurrences_at_a_key_change():
+    from reviewer.detect.hooks import _candidates, analyse_song
+    from reviewer.detect.structure import Structure
+
+    plan = POP[:-3] + [("half-chorus", 0), ("chorus", 2), ("free", 0)]
+    audio, chorus = make_song(plan, seed=5)
+    an = analyse_song(load_song(audio, key="half+kc"), config=HookConfig()).analysis
+    res, m = 0.5, an.shifts.shape[0]
+    # the structure labels the half chorus and the last chorus as one section of the chorus label
+    secs = [(0.0, chorus[0][0], 0), (chorus[0][0], chorus[0][1], 1), (chorus[0][1], chorus[1][0], 0),
+            (chorus[1][0], chorus[1][1], 1), (chorus[1][1], chorus[2][0], 2), (chorus[2][0], chorus[3][1], 1),
+            (chorus[3][1], m * res, 2)]
+    labels = np.concatenate([np.full(int(round((e - s) / res)), lab) for s, e, lab in secs])[:m]
+    st = Structure(k=3, labels=labels, sections=secs)
+    occ = [c.occurrences for c in _candidates([st], config=HookConfig(), duration=m * res, an=an)]
+    best = next(o for o in occ if len(o) == 4)
+    assert abs(best[3][0] - chorus[3][0]) <= 1.0 and abs(best[2][0] - chorus[2][0]) <= 0.5, (best, chorus)
+    off = [c.occurrences for c in _candidates([st], config=replace(HookConfig(), split_key_change=False),
+                                               duration=m * res, an=an)]
+    assert not any(len(o) == 4 and abs(o[3][0] - chorus[3][0]) <= 3.0 for o in off), off
+
+
+def test_demo_prechorus_always_leads_into_a_chorus():
+    """The truth must match what the song sounds like: a pre-chorus builds into a chorus, never into
+    the bridge (a two-chorus song with a long bridge used to play verse, pre-chorus, bridge, chorus)."""
+    from reviewer.demo.music import rng_for
+    from reviewer.demo.songs import _song_plan, draw_variations, plan_songs
+
+    seen_long_bridge_two_choruses = 0
+    for seed in (0, 1, 2, 3):
+        for sp in plan_songs(seed, 30):
+            if sp.kind != "song":
+                continue
+            v = draw_variations(seed, sp, quick=False)
+            plan, _ = _song_plan(sp, rng_for(seed, "song", sp.index, sp.genre), quick=False, variations=v)
+            labels = [p.label for p in plan]
+            assert all(b == "chorus" for a, b in zip(labels, labels[1:]) if a == "pre-chorus"), (seed, sp.title, labels)
+            if "long_bridge" in v and labels.count("chorus") == 2:
+                seen_long_bridge_two_choruses += 1
+                assert labels.index("bridge") < max(i for i, lab in enumerate(labels) if lab == "chorus")
+    assert seen_long_bridge_two_choruses >= 1
+
+
+def test_split_merged_prechorus_leaves_a_back_to_back_chorus_whole():
+    """The last chorus played twice: the second copy starts where the first ends and has no
+    pre-chorus; it must not lose its first seconds to a split."""
+    from reviewer.detect.hooks import split_merged_prechorus
+
+    occ, nov, rms, res = _merged_prechorus_tracks(rise_db=2.0)
+    occ = occ + [(144.0, 160.0)]  # the chorus again, straight after the third occurrence
+    sp = split_merged_prechorus(occ, nov, rms, resolution=res, min_rise_db=0.5, min_novelty=0.3)
+    assert sp is not None
+    assert sp[0] == [(28.0, 44.0), (78.0, 94.0), (128.0, 144.0), (144.0, 160.0)]
+    assert sp[1] == [(20.0, 28.0), (70.0, 78.0), (120.0, 128.0)]
+
+
+
+def test_back_to_back_split_needs_equal_levels():
+    """An occurrence twice the typical length is two back-to-back choruses only when both halves are
+    equally loud; a chorus followed by a quiet outro over the same chords stays one occurrence."""
+    from reviewer.detect.hooks import _split_multiples
+
+    res = 0.5
+    rms = np.full(400, 0.1)
+    occ = [(20.0, 36.0), (60.0, 76.0), (120.0, 152.0)]
+    assert _split_multiples(occ, rms, resolution=res) == occ[:2] + [(120.0, 136.0), (136.0, 152.0)]
+    rms[int(136.0 / res):int(152.0 / res)] = 0.1 * 10 ** (-6.0 / 20)  # the tail is 6 dB quieter
+    assert _split_multiples(occ, rms, resolution=res) == occ
+    assert _split_multiples(occ) == occ[:2] + [(120.0, 136.0), (136.0, 152.0)]  # without levels: as before
+
+
+def test_snippet_start_moves_back_from_a_chorus_tail():
+    """A first occurrence much shorter than the others is the tail of its chorus (its head fell
+    into the pre-chorus or verse label): the snippet starts a typical chorus length before its end."""
+    from reviewer.detect.hooks import snippet_start
+
+    kw = dict(resolution=0.5, snippet_len=30.0, max_share=0.4)
+    chorus = [(63.0, 72.0), (108.0, 132.0), (168.0, 192.0)]  # the first chorus really is 48-72
+    assert snippet_start(chorus, [(96.0, 108.0), (156.0, 168.0)], **kw) == pytest.approx(48.0)
+    assert snippet_start([(70.0, 72.0)] + chorus[1:], [], **kw) == pytest.approx(48.0)
+    # a first occurrence of about the others' length keeps its own start (and pre-chorus)
+    assert snippet_start([(50.0, 72.0)] + chorus[1:], [(38.0, 50.0)], **kw) == pytest.approx(38.0)
+    assert snippet_start([(10.0, 16.0), (40.0, 48.0)], [], **kw) == pytest.approx(10.0)

@@ -227,14 +227,12 @@ def _song_plan(spec: SongSpec, rng: np.random.Generator, *, quick: bool,
     for rep in range(n_chorus):
         if rep < 2:
             plan.append(verse(vbars))
-            if use_pre:
-                plan.append(pre(4))
-        elif rep == 2:
+        # a two-chorus song with a long bridge plays it after the second verse; a pre-chorus always
+        # leads straight into its chorus (never into the bridge)
+        if rep == 2 or (rep == 1 and n_chorus == 2 and "long_bridge" in variations):
             plan.append(bridge())
-            if use_pre:
-                plan.append(pre(4))
-        if rep == 1 and n_chorus == 2 and "long_bridge" in variations:
-            plan.append(bridge())
+        if use_pre and rep <= 2:
+            plan.append(pre(4))
         last = rep == n_chorus - 1 and n_chorus >= 3
         plan.append(chorus(4 if rep == half else 8, rep=min(rep, 2),
                            key=key_up if last and rng.random() < 0.8 else 0))

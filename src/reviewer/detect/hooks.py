@@ -10,8 +10,12 @@ The chain:
    (:func:`reviewer.detect.ssm.analyse`);
 3. structural segmentations with several label counts
    (:func:`reviewer.detect.structure.spectral_structures`); every label that occurs at
-   least twice (occurrences ≥ ``min_repeat`` s) is a chorus *candidate*; when
-   every occurrence of a candidate starts with a pre-chorus merged into it (a
+   least twice (occurrences ≥ ``min_repeat`` s) is a chorus *candidate*; an
+   occurrence is cut where the key changes inside it (a half chorus run into the
+   last chorus a key higher, :func:`split_key_change`), and one about j× the
+   typical length into j back-to-back choruses when the parts are equally loud
+   (not a chorus + a quiet outro over its chords); when every occurrence of a
+   candidate (but a back-to-back repeat) starts with a pre-chorus merged into it (a
    common novelty peak ≥ ``split_min_prechorus`` s in, where the level rises),
    the split candidate is added too (:func:`split_merged_prechorus`);
 4. candidates are ranked by a learned :class:`~reviewer.detect.ranker.HookRanker`
@@ -20,7 +24,9 @@ The chain:
    ranking through the candidates' mean score;
 5. snippet = pre-chorus + chorus of the first occurrence (the seed's
    hypothesis), ``snippet_len`` seconds, with at most ``max_prechorus_share``
-   of it before the chorus (a verse taken for the pre-chorus); the whole track when shorter. A
+   of it before the chorus (a verse taken for the pre-chorus), starting a typical chorus
+   length before the first occurrence's end when that occurrence is only a chorus's tail
+   (:func:`snippet_start`); the whole track when shorter. A
    track shorter than the snippet that repeats nothing gets its main section
    (between the strongest novelty peaks of its first and last thirds) as its
    one chorus, flagged ``evidence["chorus_source"] = "short-track main section
@@ -82,6 +88,12 @@ class HookConfig:
     split_min_novelty: float = 0.3
     #: shortest pre-chorus a split may cut off (a chorus's first phrase is shorter)
     split_min_prechorus: float = 6.0
+    #: cut an occurrence where the key changes inside it (a half chorus joined to a chorus a key higher)
+    split_key_change: bool = True
+    key_change_min_sim: float = 0.8
+    #: an occurrence j× the typical length is cut into j back-to-back choruses only if the parts' levels
+    #: differ by at most this (a quiet outro over the chorus's chords is not a chorus)
+    multiple_max_level_gap_db: float = 3.0
     #: below this chroma similarity between occurrences (smoothed cosine, key-shift invariant) nothing "really" repeats
     min_repeat_similarity: float = 0.6
     segment_len: float = 3.0
@@ -173,23 +185,91 @@ def _grid_track(song: SongFeatures, name: str, grid_res: float) -> np.ndarray:
     return ssm.sync_frames(tr.times, tr.values, duration=song.duration, resolution=grid_res)[1]
 
 
-def _split_multiples(occ: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Cut an occurrence about j× (j ≥ 2) the typical length into j equal parts (back-to-back choruses)."""
+def _split_multiples(occ: list[tuple[float, float]], rms: np.ndarray | None = None, *, resolution: float = 0.5,
+                     max_level_gap_db: float = 3.0) -> list[tuple[float, float]]:
+    """Cut an occurrence about j× (j ≥ 2) the typical length into j equal parts (back-to-back choruses).
+
+    Back-to-back choruses are equally loud; when the parts' mean levels (grid ``rms``) differ by more
+    than ``max_level_gap_db`` the tail is something else over the chorus's chords (a quiet outro), and
+    the occurrence is kept whole.
+    """
     if len(occ) < 2:
         return occ
     typical = float(np.median([e - s for s, e in occ]))
+    db = None if rms is None else 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64).ravel(), 1e-5))
     out = []
     for s, e in occ:
         j = int(round((e - s) / typical))
         if j >= 2 and abs((e - s) / j - typical) < 0.25 * typical:
-            out.extend((s + i * (e - s) / j, s + (i + 1) * (e - s) / j) for i in range(j))
+            parts = [(s + i * (e - s) / j, s + (i + 1) * (e - s) / j) for i in range(j)]
+            if db is not None:
+                lev = [float(np.mean(db[int(a / resolution):max(int(a / resolution) + 1, int(b / resolution))]))
+                       for a, b in parts if int(a / resolution) < db.size]
+                if lev and max(lev) - min(lev) > max_level_gap_db:
+                    out.append((s, e))
+                    continue
+            out.extend(parts)
         else:
             out.append((s, e))
     return out
 
 
+def split_key_change(span: tuple[float, float], shifts: np.ndarray, chroma_sim: np.ndarray, *, resolution: float,
+                     min_part: float = 6.0, min_sim: float = 0.8, min_contrast: float = 0.5) -> float | None:
+    """Time of a key change inside one occurrence (a half chorus or a chorus joined to the next one
+    sung a key higher), or None.
+
+    A chorus repeats its own chords, so the occurrence is self-similar; across a key change the
+    best chroma shift of its well-matching cells (``chroma_sim`` ≥ ``min_sim``, off the main
+    diagonal) is non-zero, on either side of it zero. The cut ``c`` (each part ≥ ``min_part`` s)
+    maximises the share of non-zero-shift cells across ``c`` minus the share within the parts; it
+    is kept when that contrast is ≥ ``min_contrast``.
+    """
+    i0, i1 = int(round(span[0] / resolution)), min(int(round(span[1] / resolution)), shifts.shape[0])
+    n, lo = i1 - i0, int(np.ceil(min_part / resolution))
+    if n < 2 * lo:
+        return None
+    ii, jj = np.indices((n, n))
+    band = max(1, int(round(2.0 / resolution)))
+    strong = (chroma_sim[i0:i1, i0:i1] >= min_sim) & (np.abs(ii - jj) >= band)
+    moved = strong & (shifts[i0:i1, i0:i1] != 0)
+    S, M = np.cumsum(np.cumsum(strong, 0), 1), np.cumsum(np.cumsum(moved, 0), 1)
+
+    def block(C, a, b):  # cells with row < a and col < b (prefix sums)
+        return float(C[a - 1, b - 1]) if a > 0 and b > 0 else 0.0
+
+    contrasts = np.full(n + 1, -np.inf)
+    for c in range(lo, n - lo + 1):
+        cross_s = block(S, c, n) - block(S, c, c)  # rows < c, cols ≥ c
+        cross_m = block(M, c, n) - block(M, c, c)
+        within_s = block(S, c, c) + (block(S, n, n) - 2 * block(S, c, n) + block(S, c, c))
+        within_m = block(M, c, c) + (block(M, n, n) - 2 * block(M, c, n) + block(M, c, c))
+        if cross_s < lo:
+            continue
+        contrasts[c] = cross_m / cross_s - (within_m / within_s if within_s > 0 else 0.0)
+    best = float(contrasts.max())
+    if best < min_contrast:
+        return None
+    top = np.flatnonzero(contrasts >= best - 0.02)  # the middle of a plateau of near-equal cuts
+    return span[0] + float(np.median(top)) * resolution
+
+
+def _split_key_changes(occ: list[tuple[float, float]], an: ssm.SsmAnalysis | None, config: HookConfig
+                       ) -> list[tuple[float, float]]:
+    """Each occurrence cut where the key changes inside it (:func:`split_key_change`)."""
+    if an is None or an.chroma is None or not config.split_key_change:
+        return occ
+    out = []
+    for s, e in occ:
+        c = split_key_change((s, e), an.shifts, an.chroma, resolution=config.resolution, min_part=config.min_repeat,
+                             min_sim=config.key_change_min_sim)
+        out.extend([(s, e)] if c is None else [(s, c), (c, e)])
+    return out
+
+
 def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, duration: float,
-                novelty: np.ndarray | None = None, rms: np.ndarray | None = None) -> list[Candidate]:
+                novelty: np.ndarray | None = None, rms: np.ndarray | None = None,
+                an: ssm.SsmAnalysis | None = None) -> list[Candidate]:
     seen: set[tuple[int, ...]] = set()
     out = []
     for st in structures:
@@ -198,7 +278,8 @@ def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, dura
             idx = [i for i, s in enumerate(secs) if s[2] == lab and s[1] - s[0] >= config.min_repeat]
             if len(idx) < 2:
                 continue
-            occ = _split_multiples([(secs[i][0], secs[i][1]) for i in idx])
+            occ = _split_multiples(_split_key_changes([(secs[i][0], secs[i][1]) for i in idx], an, config), rms,
+                                   resolution=config.resolution, max_level_gap_db=config.multiple_max_level_gap_db)
             sig = tuple(int(round(s / 2.0)) for s, _ in occ)
             if sig in seen:
                 continue
@@ -271,11 +352,19 @@ def _main_section(nov: np.ndarray, grid_res: float, duration: float) -> tuple[fl
 
 
 def snippet_start(chorus: Sequence[tuple[float, float]], prechorus: Sequence[tuple[float, float]], *,
-                  resolution: float, snippet_len: float, max_share: float) -> float:
+                  resolution: float, snippet_len: float, max_share: float, short_share: float = 0.7) -> float:
     """Start of the hook snippet: the pre-chorus right before the first chorus, if any, but at most
     ``max_share`` of the snippet before the chorus (a long verse taken for the pre-chorus would
-    otherwise fill the snippet)."""
+    otherwise fill the snippet).
+
+    A first occurrence under ``short_share`` of the others' median length is only the tail of its
+    chorus (the head fell into another section): the snippet then starts that median length
+    before its end."""
     first = chorus[0]
+    if len(chorus) >= 2:
+        typical = float(np.median([e - s for s, e in chorus[1:]]))
+        if first[1] - first[0] < short_share * typical:
+            return float(max(0.0, first[1] - typical))
     pre_first = [p for p in prechorus if abs(p[1] - first[0]) <= 2 * resolution]
     start = pre_first[0][0] if pre_first else first[0]
     return float(max(start, first[0] - max_share * snippet_len))
@@ -293,8 +382,25 @@ def split_merged_prechorus(occ: Sequence[tuple[float, float]], novelty: np.ndarr
     the level before (a chorus lands louder than its pre-chorus). Inside a chorus the
     level stays put, so its internal phrase repeats do not qualify.
 
+    An occurrence that starts where the previous one ends (a chorus played twice in a row) has no
+    pre-chorus of its own: it is left out of the alignment and kept whole.
+
     Returns (choruses, pre-choruses) or None when no such offset exists.
     """
+    occ = list(occ)
+    free = [not (i > 0 and abs(occ[i][0] - occ[i - 1][1]) <= 2 * resolution) for i in range(len(occ))]
+    sp = _split_aligned([o for o, f in zip(occ, free) if f], novelty, rms, resolution=resolution,
+                        min_rise_db=min_rise_db, min_novelty=min_novelty, min_part=min_part, max_share=max_share)
+    if sp is None:
+        return None
+    cut = iter(sp[0])
+    return [next(cut) if f else o for o, f in zip(occ, free)], sp[1]
+
+
+def _split_aligned(occ: Sequence[tuple[float, float]], novelty: np.ndarray, rms: np.ndarray, *, resolution: float,
+                   min_rise_db: float, min_novelty: float, min_part: float, max_share: float
+                   ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]] | None:
+    """:func:`split_merged_prechorus` on occurrences that all carry the pre-chorus."""
     if len(occ) < 2:
         return None
     n = int(min(e - s for s, e in occ) / resolution)
@@ -364,6 +470,15 @@ def analyse_song(song: SongFeatures | str | Path | Audio, *, config: HookConfig 
 
     This is what the ranker is trained on (:func:`reviewer.detect.ranker.train_ranker`).
     """
+    # the products here are small (m × 12, m × m with m ≈ 400): a multi-threaded BLAS on a busy machine
+    # spends far more time spinning than computing (12 chroma products: 0.5 s vs 5 ms)
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _analyse_song(song, config=config, scorer=scorer)
+
+
+def _analyse_song(song: SongFeatures | str | Path | Audio, *, config: HookConfig, scorer: Any) -> SongAnalysis:
     if not isinstance(song, SongFeatures):
         song = load_song(song)
     dur, res = float(song.duration), config.resolution
@@ -378,7 +493,7 @@ def analyse_song(song: SongFeatures | str | Path | Audio, *, config: HookConfig 
     structures = ssm.spectral_structures(an.affinity, mfcc, resolution=res, k_values=config.k_values,
                                          min_section=config.min_section, random_state=config.random_state)
     curve, seg_p = _scorer_curves(song, scorer, grid, res, config)
-    cands = _candidates(structures, config=config, duration=dur, novelty=an.novelty, rms=rms)
+    cands = _candidates(structures, config=config, duration=dur, novelty=an.novelty, rms=rms, an=an)
     feats = []
     for c in cands:
         st = next(s for s in structures if s.k == c.k)
