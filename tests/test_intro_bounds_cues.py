@@ -5,7 +5,8 @@
 * a recurring cue heard once in most episodes and twice in one (1.2× per episode) passed as the theme of a
   series without one;
 * a cue right before the theme, with a pause in one episode and none in the other, was chained into the theme;
-* a match started in the faint ambience bed before the theme's onset (1 s early).
+* a match started in the faint ambience bed before the theme's onset (1 s early);
+* a correct start right after the cold open's last line was snapped back to a gap between two earlier lines.
 """
 
 from __future__ import annotations
@@ -143,3 +144,28 @@ def test_start_moves_out_of_a_faint_bed_onto_the_theme_onset():
     q = copy_pauses(fade_in, 29.0, 47.5, hop=hop)
     s, _ = snap_to_pauses(29.0, 47.5, q, hop=hop, level_db=fade_in, quiet_before=np.zeros(2000, bool))
     assert s == pytest.approx(29.0)
+
+
+def test_start_on_an_onset_after_a_line_is_not_snapped_to_an_earlier_gap():
+    """Seen on a tuning library: the cold open runs into the theme (its ambience 0.3 s after the last line, no
+    room tone); the correct start was snapped 2.75 s early to the room-tone gap between the cold open's last two
+    lines."""
+    from reviewer.detect.intro_bounds import copy_pauses, snap_to_pauses
+
+    hop = 0.05
+    lv = np.full(4000, -20.0, np.float32)  # cold open speech over wind
+    lv[:200] = -60.0  # room tone somewhere in the episode (the floor)
+    gap = np.zeros(4000, bool)
+    lv[2400:2406] = -58.0  # a gap between two lines, 120.0–120.3 s: room tone
+    gap[2400:2406] = True
+    lv[2450:2456] = -40.0  # the wind bed after the last line, 122.5–122.8 s
+    lv[2456:3040] = 0.0  # the theme, 122.8–152 s
+    q = copy_pauses(lv, 122.8, 152.0, hop=hop)
+    s, _ = snap_to_pauses(122.8, 152.0, q, hop=hop, level_db=lv, quiet_before=gap)
+    assert s == pytest.approx(122.8)
+    # a late match (the theme talked over at its start) still moves back to the room-tone pause before it
+    late = lv.copy()
+    late[2406:2456] = -5.0  # the theme from 120.3 s, under a line until 122.8 s
+    q = copy_pauses(late, 122.8, 152.0, hop=hop)
+    s, _ = snap_to_pauses(122.8, 152.0, q, hop=hop, level_db=late, quiet_before=gap)
+    assert s == pytest.approx(120.3)

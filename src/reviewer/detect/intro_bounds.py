@@ -83,7 +83,9 @@ def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, r
     detector passes the room-tone pauses only, since a pause between the words of
     the cold open right before the theme is no start. A start that lies inside a
     flat bed of ``quiet`` (the cold open's ambience after its last line, matched to
-    a sibling's faint lead-in) moves to the onset (``onset_db`` jump) that ends it.
+    a sibling's faint lead-in) moves to the onset (``onset_db`` jump) that ends it;
+    a start right after such a bed is an onset already and does not move back to
+    an earlier room-tone gap (between two lines of the cold open).
 
     Parameters
     ----------
@@ -108,7 +110,12 @@ def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, r
     j0, j1 = max(0, int((start - reach_start) / hop)), min(n, int(np.ceil((start + slack) / hop)))
     qb = quiet if quiet_before is None else quiet_before
     hit = np.flatnonzero(qb[j0:j1])
-    if hit.size and (j0 + hit[-1] + 1) * hop < end:
+    # the start already follows a pause of ``quiet`` (a bed under the copy ends within ``slack`` of it): it is an
+    # onset after the cold open's last line, not a late match; an earlier gap between two lines is no start
+    ks, ke = max(0, int(round((start - slack) / hop))), min(n, int(round((start + slack) / hop)) + 1)
+    on_onset = qb is not quiet and level_db is not None and ks < ke and bool(quiet[ks:ke].any()) \
+        and not quiet[min(n - 1, ke)]
+    if hit.size and (j0 + hit[-1] + 1) * hop < end and not on_onset:
         start = (j0 + hit[-1] + 1) * hop
     elif not hit.size and start <= reach_start:
         start = 0.0
