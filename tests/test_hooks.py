@@ -479,3 +479,52 @@ def test_snippet_start_moves_back_from_a_chorus_tail():
     # a first occurrence of about the others' length keeps its own start (and pre-chorus)
     assert snippet_start([(50.0, 72.0)] + chorus[1:], [(38.0, 50.0)], **kw) == pytest.approx(38.0)
     assert snippet_start([(10.0, 16.0), (40.0, 48.0)], [], **kw) == pytest.approx(10.0)
+
+
+def test_split_merged_prechorus_with_a_half_chorus():
+    """Three 12 s pre-choruses, two followed by a 16 s chorus and the last by an 8 s half chorus: the
+    pre-chorus is longer than the share allowed of the *shortest* occurrence (a pre-chorus + half
+    chorus), but not of a typical one; the split is found in all three."""
+    from reviewer.detect.hooks import split_merged_prechorus
+
+    res, m = 0.5, 320
+    nov, rms = np.full(m, 0.1), np.full(m, 0.1)
+    occ = [(20.0, 48.0), (70.0, 98.0), (120.0, 140.0)]
+    for s, e in occ:
+        i = int(s / res)
+        nov[i] = 1.0                                    # boundary into the pre-chorus
+        nov[i + 24] = 0.45                              # pre-chorus -> chorus, 12 s in
+        nov[i + 40] = 0.5                               # the chorus repeats its phrase
+        rms[i + 24:int(e / res)] = 0.1 * 10 ** (2.0 / 20)
+    sp = split_merged_prechorus(occ, nov, rms, resolution=res, min_rise_db=0.5, min_novelty=0.3, min_part=6.0)
+    assert sp is not None
+    assert sp[0] == [(32.0, 48.0), (82.0, 98.0), (132.0, 140.0)]
+    assert sp[1] == [(20.0, 32.0), (70.0, 82.0), (120.0, 132.0)]
+
+
+def _chorus_sim(choruses, *, m: int = 300, res: float = 0.5) -> np.ndarray:
+    """Key-invariant chroma similarity (0.5 s grid) of a song whose choruses ``(start, end, first bar offset)``
+    are the same 16 s of chords (a half chorus starts ``offset`` s into them): 0.9 between the same
+    chord position, 0.3 elsewhere."""
+    pos = np.full(m, -1.0)
+    for s, e, off in choruses:
+        i0, i1 = int(s / res), int(e / res)
+        pos[i0:i1] = off + np.arange(i1 - i0) * res
+    same = (pos[:, None] >= 0) & (np.abs(pos[:, None] - pos[None, :]) < res / 2)
+    return np.where(same, 0.9, 0.3)
+
+
+def test_short_occurrence_gets_its_matching_head_back():
+    """The last chorus's first 8 s have another lead (labelled apart) but the same chords: the short
+    occurrence moves back to a typical length. A real half chorus (its pre-chorus before it) stays."""
+    from reviewer.detect.hooks import extend_short_heads
+
+    occ = [(20.0, 36.0), (60.0, 76.0), (108.0, 116.0)]
+    sim = _chorus_sim([(20.0, 36.0, 0.0), (60.0, 76.0, 0.0), (100.0, 116.0, 0.0)])
+    assert extend_short_heads(occ, sim, resolution=0.5) == [(20.0, 36.0), (60.0, 76.0), (100.0, 116.0)]
+    half = _chorus_sim([(20.0, 36.0, 0.0), (60.0, 76.0, 0.0), (108.0, 116.0, 8.0)])
+    assert extend_short_heads(occ, half, resolution=0.5) == occ
+    # never back over the previous occurrence
+    occ2 = [(20.0, 36.0), (60.0, 76.0), (80.0, 86.0)]
+    sim2 = _chorus_sim([(20.0, 36.0, 0.0), (60.0, 76.0, 0.0), (76.0, 86.0, 6.0)])
+    assert extend_short_heads(occ2, sim2, resolution=0.5)[2][0] >= 76.0

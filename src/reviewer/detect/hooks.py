@@ -17,11 +17,14 @@ The chain:
    (not a chorus + a quiet outro over its chords); when every occurrence of a
    candidate (but a back-to-back repeat) starts with a pre-chorus merged into it (a
    common novelty peak ≥ ``split_min_prechorus`` s in, where the level rises),
-   the split candidate is added too (:func:`split_merged_prechorus`);
+   the split candidate is added too (:func:`split_merged_prechorus`; the
+   pre-chorus share is of a typical occurrence, so a pre-chorus + half chorus still splits);
 4. candidates are ranked by a learned :class:`~reviewer.detect.ranker.HookRanker`
    when given, else by :func:`~reviewer.detect.ranker.heuristic_score`; an
    optional learned :class:`~reviewer.models.scorer.SegmentScorer` feeds the
    ranking through the candidates' mean score;
+   the chosen candidate's short occurrences whose missing head matches the others' heads in
+   chroma (a re-timbred first phrase labelled apart) get it back (:func:`extend_short_heads`);
 5. snippet = pre-chorus + chorus of the first occurrence (the seed's
    hypothesis), ``snippet_len`` seconds, with at most ``max_prechorus_share``
    of it before the chorus (a verse taken for the pre-chorus), starting a typical chorus
@@ -94,6 +97,9 @@ class HookConfig:
     #: an occurrence j× the typical length is cut into j back-to-back choruses only if the parts' levels
     #: differ by at most this (a quiet outro over the chorus's chords is not a chorus)
     multiple_max_level_gap_db: float = 3.0
+    #: a short occurrence whose missing head matches the others' heads (chroma) gets it back
+    extend_short_heads: bool = True
+    head_min_sim: float = 0.75
     #: below this chroma similarity between occurrences (smoothed cosine, key-shift invariant) nothing "really" repeats
     min_repeat_similarity: float = 0.6
     segment_len: float = 3.0
@@ -404,7 +410,11 @@ def _split_aligned(occ: Sequence[tuple[float, float]], novelty: np.ndarray, rms:
     if len(occ) < 2:
         return None
     n = int(min(e - s for s, e in occ) / resolution)
-    lo, hi = int(min_part / resolution), int(max_share * n)
+    w = max(2, int(round(2.0 / resolution)))
+    # the pre-chorus share is of a typical occurrence (a pre-chorus + half chorus is short), leaving the
+    # shortest one room for the level after the cut
+    typical = float(np.median([e - s for s, e in occ])) / resolution
+    lo, hi = int(min_part / resolution), min(int(max_share * typical), n - 2 * w - 1)
     if hi <= lo:
         return None
     db = 20.0 * np.log10(np.asarray(rms, dtype=np.float64).ravel() + 1e-9)
@@ -413,7 +423,6 @@ def _split_aligned(occ: Sequence[tuple[float, float]], novelty: np.ndarray, rms:
         return None
     nov = np.mean([novelty[i:i + n] for i in idx], axis=0)
     lev = np.mean([db[i:i + n] for i in idx], axis=0)
-    w = max(2, int(round(2.0 / resolution)))
     best, best_nov = None, min_novelty
     for j in range(lo, hi + 1):
         seg = nov[max(0, j - 1):j + 2]
@@ -550,6 +559,10 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
         best = int(np.argmax(scores))
         best_rep = float(F[best, FEATURES.index("rep_strength")])
         chorus, pre = cands[best].occurrences, cands[best].prechorus
+        if config.extend_short_heads and an.chroma is not None:
+            chorus = extend_short_heads(chorus, an.chroma, resolution=res, min_sim=config.head_min_sim)
+            # a pre-chorus ends where its (extended) chorus starts
+            pre = [(a, min(b, next((s for s, _ in chorus if a < s < b), b))) for a, b in pre]
         if ranker is not None:
             conf = float(np.clip(scores[best], 0.05, 0.99))
         else:
@@ -586,3 +599,45 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
         model_version="+".join(versions), segment_times=seg_times, segment_scores=seg_scores, evidence=evidence,
         seconds=time.perf_counter() - t0,
     )
+
+
+def extend_short_heads(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray, *, resolution: float,
+                       short_share: float = 0.7, min_sim: float = 0.75, min_ratio: float = 0.9
+                       ) -> list[tuple[float, float]]:
+    """Occurrences that lost their head to another section moved back to a typical length.
+
+    An occurrence under ``short_share`` of the others' median length is either a half chorus or a
+    chorus whose first bars were labelled apart (a changed lead or sound over the same chords). The
+    stretch that would complete it (the typical length back from its end) is compared, end-aligned,
+    with the same stretch of every longer occurrence in the key-invariant chroma similarity: when it
+    matches (mean ≥ ``min_sim`` and ≥ ``min_ratio`` × the match of the occurrence's own body), it is
+    the chorus's head and the occurrence starts there (not before the previous occurrence's end). A
+    half chorus is preceded by its pre-chorus, which matches the chorus's first half poorly.
+    """
+    occ = [(float(s), float(e)) for s, e in occ]
+    if len(occ) < 2:
+        return occ
+    m = chroma_sim.shape[0]
+    out = list(occ)
+    for i, (s, e) in enumerate(occ):
+        others = [o for j, o in enumerate(occ) if j != i]
+        typical = float(np.median([b - a for a, b in others]))
+        if e - s >= short_share * typical:
+            continue
+        start = max(e - typical, out[i - 1][1] if i > 0 else 0.0)
+        if s - start < 2 * resolution:
+            continue
+        full = [(a, b) for a, b in others if b - a >= e - start - resolution]
+        if not full:
+            continue
+
+        def match(t0: float, t1: float) -> float:
+            ts = np.arange(int(round(t0 / resolution)), int(round(t1 / resolution)))
+            vals = [chroma_sim[ts[ts < m], np.clip(ts[ts < m] + int(round((b - e) / resolution)), 0, m - 1)]
+                    for _, b in full]
+            return float(np.mean(np.concatenate(vals))) if vals else 0.0
+
+        head, body = match(start, s), match(s, e)
+        if head >= min_sim and head >= min_ratio * body:
+            out[i] = (start, e)
+    return out
