@@ -7,6 +7,8 @@
 * a cue right before the theme, with a pause in one episode and none in the other, was chained into the theme;
 * a match started in the faint ambience bed before the theme's onset (1 s early);
 * a correct start right after the cold open's last line was snapped back to a gap between two earlier lines.
+* a cue decaying straight into the theme: the earliest link start lay 0.85 s inside the cue;
+* one link began in both cold opens' ambience beds, before the partner's settled start (1.5 s early).
 """
 
 from __future__ import annotations
@@ -169,3 +171,36 @@ def test_start_on_an_onset_after_a_line_is_not_snapped_to_an_earlier_gap():
     q = copy_pauses(late, 122.8, 152.0, hop=hop)
     s, _ = snap_to_pauses(122.8, 152.0, q, hop=hop, level_db=late, quiet_before=gap)
     assert s == pytest.approx(120.3)
+
+
+def test_start_inside_a_cue_s_decaying_tail_falls_back_to_the_next_link():
+    """A cue (40–56.6 s) decays straight into the theme (56.75 s): one sibling matched its own bed to the cue's
+    tail, so the earliest link starts 1 s early, 0.85 s inside the cue. A start range under 1 s that lies inside
+    another recurring item is that item's tail, not the theme."""
+    from reviewer.detect.intro_graph import node_interval
+
+    l01 = Link(0, 1, (55.75, 80.0), (10.0, 34.25), 0.9)
+    l02 = Link(0, 2, (56.7, 80.0), (20.0, 43.3), 0.9)
+    l03 = Link(0, 3, (56.75, 80.0), (30.0, 53.25), 0.9)
+    nd = Node(0, (55.75, 80.0), [(l01, 0), (l02, 0), (l03, 0)])
+    cue = Node(0, (40.0, 56.6), [])
+    assert node_interval(nd, [cue])[0] == pytest.approx(56.7)
+    assert node_interval(nd, [])[0] == pytest.approx(55.75)  # no other item there: the earliest start stands
+
+
+def test_start_trimmed_where_the_partner_s_settled_start_moved_past_its_bed():
+    """Episode 2's match with episode 1 began 1.5 s early in both cold opens' ambience beds (episode 1's settle
+    moves its start past the bed, 42.85 → 44.35 s); the two clean links start at 65.4 s. The earliest link start
+    (63.9 s) is trimmed by what the partner's settling cut off."""
+    l12 = Link(1, 2, (42.85, 60.45), (63.9, 81.5), 0.85)
+    l02 = Link(0, 2, (109.4, 139.8), (65.4, 95.8), 0.9)
+    l32 = Link(3, 2, (164.9, 194.8), (65.4, 95.3), 0.9)
+    l01 = Link(0, 1, (109.4, 125.0), (44.35, 59.95), 0.9)
+    it = _item({0: ((109.4, 139.8), [(l02, 0), (l01, 0)]), 1: ((42.85, 60.45), [(l12, 0), (l01, 1)]),
+                2: ((63.9, 95.8), [(l12, 1), (l02, 1), (l32, 1)]), 3: ((164.9, 194.8), [(l32, 0)])})
+
+    def settle(e, s, t):  # the faint-bed rule of snap_to_pauses, in episode 1 only
+        return (44.35 if e == 1 and s < 44.35 else s), t
+
+    assert carry_boundaries(it, [], [300.0] * 4, settle=settle)[2][0] == pytest.approx(65.4, abs=0.05)
+    assert carry_boundaries(it, [], [300.0] * 4)[2][0] == pytest.approx(63.9)  # nothing settled: no trim

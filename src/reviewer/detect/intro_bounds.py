@@ -13,7 +13,7 @@ from reviewer.detect.intro_graph import Item, best_node, node_interval
 
 
 def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
-                      reach: float = 6.0, settle=None) -> dict[int, tuple[float, float]]:
+                      reach: float = 6.0, settle=None, trim_reach: float = 2.0) -> dict[int, tuple[float, float]]:
     """Each episode's theme interval, its ends carried over from the siblings through the alignment.
 
     A fade or dialogue over the end of one copy cuts every match of that copy early;
@@ -37,21 +37,28 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
     own = {e: ((settle(e, *iv)[0], iv[1]) if settle is not None else iv) for e, (_, iv) in base.items()}
     out = {}
     for e, (nd, (s, t)) in base.items():
-        starts, ends = [], []
+        starts, ends, trimmed = [], [], []
         for lk, side in nd.links:
             mine, theirs, other = (lk.a, lk.b, lk.j) if side == 0 else (lk.b, lk.a, lk.i)
             if other not in base or mine[1] - mine[0] <= 0 or theirs[1] - theirs[0] <= 0:
+                trimmed.append(mine[0])
                 continue
             ratio = (theirs[1] - theirs[0]) / (mine[1] - mine[0])
             if not 1 / 1.07 <= ratio <= 1.07:  # a chained shortened cut: lengths differ, the speed does not
                 ratio = 1.0
             os_, ot = own[other]
+            # the link starts before the partner's settled start (its match began in the partner's cold-open bed,
+            # matched to this episode's bed): that lead-in is no theme here either
+            cut = os_ - theirs[0]
+            trimmed.append(mine[0] + max(0.0, cut) / ratio if cut < mine[1] - mine[0] else mine[0])
             # a link carries a boundary of the partner only if it reaches it (a link that stops at the cut of a
             # shortened copy, or at another item, says nothing about where the theme ends)
             if 0.0 <= theirs[0] - os_ <= reach:
                 starts.append(mine[0] + (os_ - theirs[0]) / ratio)
             if 0.0 <= ot - theirs[1] <= reach:
                 ends.append(mine[1] + (ot - theirs[1]) / ratio)
+        if trimmed and s < min(trimmed) <= s + trim_reach:
+            s = min(trimmed)
         if len(ends) >= 2:
             t2 = float(np.median(ends))
             if t < t2 <= t + reach:

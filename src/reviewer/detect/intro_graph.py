@@ -155,7 +155,7 @@ def node_interval(nd: Node, others: Sequence[Node] = ()) -> tuple[float, float]:
     ends = sorted((e for _, e in ivs), reverse=True)
 
     def covered(lo: float, hi: float) -> bool:
-        return hi - lo > 1.0 and any(min(hi, o.a[1]) - max(lo, o.a[0]) >= 0.5 * (hi - lo) for o in others)
+        return hi - lo > 0.5 and any(min(hi, o.a[1]) - max(lo, o.a[0]) >= 0.5 * (hi - lo) for o in others)
 
     s0 = starts[0]
     for k in range(len(starts) - 1):
