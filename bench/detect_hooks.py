@@ -84,7 +84,7 @@ def refs_of(root: Path) -> dict[str, dict]:
     return refs
 
 
-def train(work: Path, seeds: list[int], n_songs: int, out_path: Path, kind: str) -> None:
+def train(work: Path, seeds: list[int], n_songs: int, out_path: Path, kind: str, random_state: int = 0) -> None:
     X, y, songs, artists = [], [], [], []
     for seed in seeds:
         root = library(work, seed, n_songs)
@@ -95,7 +95,8 @@ def train(work: Path, seeds: list[int], n_songs: int, out_path: Path, kind: str)
                 y.append(label_candidate(c.occurrences, ref["chorus"]))
                 songs.append(f"{seed}:{k}")
                 artists.append(f"{seed}:{ref['artist']}")
-    r = train_ranker(np.vstack(X), np.asarray(y), songs=songs, artists=artists, out_path=out_path, kind=kind)
+    r = train_ranker(np.vstack(X), np.asarray(y), songs=songs, artists=artists, out_path=out_path, kind=kind,
+                     random_state=random_state)
     print(f"ranker {r.model_version}: {len(X)} candidates from {len(set(songs))} songs (seeds {seeds}); "
           f"held-out-artist metrics {json.dumps(r.meta['metrics'])}")
 
@@ -155,6 +156,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-songs", type=int, default=30)
     ap.add_argument("--ranker", help="ranker path (default <work>/hook_ranker.joblib)")
     ap.add_argument("--kind", default="gbm", choices=["gbm", "linear"])
+    ap.add_argument("--random-state", type=int, default=0,
+                    help="the model's seed (the shipped ranker: 1, chosen on tuning seeds 1/2/4/6/8 among 0-2)")
     ap.add_argument("--skip-train", action="store_true", help="use an existing --ranker")
     ap.add_argument("--no-ranker", action="store_true")
     args = ap.parse_args(argv)
@@ -165,7 +168,7 @@ def main(argv=None) -> int:
         return 2
     ranker = Path(args.ranker or work / "hook_ranker.joblib")
     if not args.no_ranker and not args.skip_train:
-        train(work, args.train_seeds, args.n_songs, ranker, args.kind)
+        train(work, args.train_seeds, args.n_songs, ranker, args.kind, args.random_state)
     root = library(work, args.eval_seed, args.n_songs)
     print_rows(root, measure(root, None if args.no_ranker else ranker))
     return 0
