@@ -204,3 +204,24 @@ def test_start_trimmed_where_the_partner_s_settled_start_moved_past_its_bed():
 
     assert carry_boundaries(it, [], [300.0] * 4, settle=settle)[2][0] == pytest.approx(65.4, abs=0.05)
     assert carry_boundaries(it, [], [300.0] * 4)[2][0] == pytest.approx(63.9)  # nothing settled: no trim
+
+
+def test_end_includes_the_theme_s_silent_tail_measured_where_a_scene_cuts_straight_in():
+    """Seen on every tuning library: ends were 0.1–0.5 s early — the match and the pause search stop where the
+    theme's sound stops, the theme's recording ends after its release tail. Two episodes cut straight from the
+    tail into the next scene and show how long it lasts; the copies followed by a longer pause get it too."""
+    from test_intro import room
+
+    rng = np.random.default_rng(5)
+    theme = np.concatenate([tune(np.random.default_rng(7), 24.0), room(0.6)])  # the recording's silent tail
+    eps = [
+        episode(rng, [("s", babble(rng, 20)), ("intro", theme), ("s", babble(rng, 25))]),
+        episode(rng, [("s", babble(rng, 30)), ("intro", theme), ("p", room(2.0)), ("s", babble(rng, 30))]),
+        episode(rng, [("intro", theme), ("p", room(1.5)), ("s", babble(rng, 40))]),
+        episode(rng, [("s", babble(rng, 40)), ("intro", theme * 0.7), ("s", babble(rng, 30))]),
+        episode(rng, [("s", babble(rng, 25)), ("intro", theme), ("p", room(3.0)), ("s", babble(rng, 20))]),
+    ]
+    preds = detect_intros(as_episodes(eps), config=IntroConfig(min_len=8.0))
+    for (_, span), p in zip(eps, preds):
+        assert p.start is not None and abs(p.start - span[0]) <= 1.0, (span, p.start)
+        assert abs(p.end - span[1]) <= 0.25, (span, p.end)

@@ -37,7 +37,7 @@ from reviewer.aggregate import SegmentTable
 from reviewer.audio_io import Audio, load_audio
 from reviewer.detect import align
 from reviewer.detect.align import AlignConfig, Profile
-from reviewer.detect.intro_bounds import carry_boundaries, copy_pauses, snap_to_pauses
+from reviewer.detect.intro_bounds import carry_boundaries, copy_pauses, snap_to_pauses, theme_tail
 from reviewer.detect.intro_choice import rate_item
 from reviewer.detect.intro_graph import Item, items_of, match_evidence, node_interval, series_links
 from reviewer.errors import ConfigError, ValidationError
@@ -253,6 +253,18 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
                               level_db=profiles[e].level_db, quiet_before=align.quiet_mask(profiles[e]))
 
     carried = carry_boundaries(chosen, items, durations, settle=settle) if chosen is not None else {}
+    bounds: dict[int, tuple[float, float]] = {}
+    for e in range(n):
+        mine = [nd for nd in chosen.nodes if nd.ep == e] if chosen is not None else []
+        if mine:
+            nd = max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0]))
+            others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
+            bounds[e] = settle(e, *carried.get(e, node_interval(nd, others)))
+    if bounds:
+        hop = profiles[0].hop
+        tails = theme_tail({e: t for e, (_, t) in bounds.items()},
+                           {e: align.quiet_mask(profiles[e]) for e in bounds}, hop=hop)
+        bounds = {e: (s, min(tails[e], durations[e])) for e, (s, _) in bounds.items()}
     out = []
     for e, ep in enumerate(episodes):
         seg_t, seg_s = _segment_payload(tables[e], probs[e])
@@ -265,8 +277,7 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
         mine = [nd for nd in chosen.nodes if nd.ep == e] if chosen is not None else []
         if mine:
             nd = max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0]))
-            others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
-            s, t = settle(e, *carried.get(e, node_interval(nd, others)))
+            s, t = bounds[e]
             partners = len({(lk.i, lk.j) for lk, _ in nd.links})
             sc = float(np.mean([lk.score for lk, _ in nd.links]))
             conf = min(1.0, sc * (0.55 + 0.45 * partners / max(1, n - 1)) + 0.1)

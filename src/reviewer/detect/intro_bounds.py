@@ -157,3 +157,38 @@ def copy_pauses(level_db: np.ndarray, start: float, end: float, *, hop: float, d
     ref = float(np.median(lv[i0:i1]))
     low = lv < max(float(np.percentile(lv, 1)) + quiet_db, ref - drop_db)
     return min_runs(low, int(round(min_len / hop)))
+
+
+def theme_tail(ends: dict[int, float], pauses: dict[int, np.ndarray], *, hop: float,
+               max_tail: float = 1.0) -> dict[int, float]:
+    """Each copy's end moved past the theme's own silent tail, measured on the sibling with the shortest pause after it.
+
+    A theme's recording ends with a release or a short silence before the show
+    resumes; the match (and the pause search) stops where the sound stops, the
+    theme where the next scene begins in an episode that cuts straight to it.
+    Every copy ending at a room-tone pause (``pauses[e]``:
+    :func:`reviewer.detect.align.quiet_mask`, ``hop`` s frames) measures that
+    pause; the shortest of them (two copies at least, at most ``max_tail`` s)
+    bounds the tail — nothing starts inside the theme — and every copy ending
+    at a pause gets it (no more than its own pause).
+    """
+    runs: dict[int, float] = {}
+    for e, t in ends.items():
+        q = pauses.get(e)
+        if q is None:
+            continue
+        k = int(round(t / hop))
+        near = np.flatnonzero(q[max(0, k) : k + 4]) if 0 <= k < q.size else np.zeros(0, int)
+        if not near.size:  # the copy ends under talk or another sound, not at a pause
+            continue
+        r = k + int(near[0])
+        while r < q.size and q[r]:
+            r += 1
+        if r < q.size:  # a pause that runs to the end of the searched audio measures nothing
+            runs[e] = (r - k) * hop
+    if len(runs) < 2:
+        return dict(ends)
+    tail = min(runs.values())
+    if tail > max_tail:
+        return dict(ends)
+    return {e: t + min(tail, runs[e]) if e in runs else t for e, t in ends.items()}
