@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from reviewer import store
 from reviewer.services import auth, crowd
 from reviewer.services.auth import SYSTEM_USER
-from test_browser_review import CHROMIUM, _idle, _set, player_frame, serve
+from test_browser_review import CHROMIUM, _idle, _set, drag, player_frame, serve
 
 pytestmark = [
     pytest.mark.browser,
@@ -88,24 +88,6 @@ def _play(page, seconds: float) -> float:
     raise AssertionError(f"the play head never arrived from the player (input shows {box.input_value()!r})")
 
 
-def _drag(page, x0: float, x1: float) -> None:
-    """A horizontal mouse drag across the first waveform, between fractions x0 and x1 of its width."""
-    plot = page.locator(".js-plotly-plot").first
-    plot.scroll_into_view_if_needed()
-    box = plot.bounding_box()
-    y = box["y"] + box["height"] * 0.5
-    a, b = box["x"] + box["width"] * x0, box["x"] + box["width"] * x1
-    page.mouse.move(a, y, steps=3)
-    page.wait_for_timeout(300)
-    page.mouse.down()
-    page.mouse.move((a + b) / 2, y, steps=10)
-    page.mouse.move(b, y, steps=10)
-    page.wait_for_timeout(300)
-    page.mouse.up()
-    page.wait_for_timeout(1000)
-    _idle(page)
-
-
 def _wait_value(page, key: str, ok, what: str) -> str:
     """Poll the input of widget ``key`` until ``ok(value)``: results arrive with a rerun that may start late."""
     box = page.locator(f".st-key-{key.replace('.', '-')} input")
@@ -143,7 +125,7 @@ def test_crowd_answers_privacy_skip_and_review_resolution(server, tmp_path):
         first = _task_id(a)
         a.wait_for_selector(".js-plotly-plot", timeout=120000)
         _idle(a)
-        _drag(a, 0.40, 0.62)
+        drag(a, 0.40, 0.62)
         _wait_value(a, "crowd.end", lambda v: float(v or 0) > 0, "the drag did not reach the region inputs")
         assert _play(a, MIN_LISTEN + 1.0) > 1.0  # the player set the play head
         start = float(a.locator(".st-key-crowd-start input").input_value())

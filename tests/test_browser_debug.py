@@ -15,18 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from test_browser_review import CHROMIUM, serve
+from test_browser_review import CHROMIUM, _idle, serve
 from test_services_debug import make_library
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed"),
 ]
-
-
-def _idle(page) -> None:
-    page.wait_for_timeout(500)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120000)
 
 
 def _metric(page, label: str) -> str:

@@ -110,6 +110,24 @@ def player_frame(page):
     return frame
 
 
+def drag(page, x0: float, x1: float) -> None:
+    """A horizontal mouse drag across the first waveform, between fractions x0 and x1 of its width."""
+    plot = page.locator(".js-plotly-plot").first
+    plot.scroll_into_view_if_needed()
+    box = plot.bounding_box()
+    y = box["y"] + box["height"] * 0.5
+    a, b = box["x"] + box["width"] * x0, box["x"] + box["width"] * x1
+    page.mouse.move(a, y, steps=3)
+    page.wait_for_timeout(300)
+    page.mouse.down()
+    page.mouse.move((a + b) / 2, y, steps=10)
+    page.mouse.move(b, y, steps=10)
+    page.wait_for_timeout(300)
+    page.mouse.up()
+    page.wait_for_timeout(1000)
+    _idle(page)
+
+
 def test_type_new_intro_end_accept_reload(server):
     from playwright.sync_api import sync_playwright
 
@@ -164,18 +182,7 @@ def test_shortcut_drag_select_and_play_head(server):
                 break
         assert page.locator(end).input_value() == "9100"
         # drag across the middle of the waveform: a horizontal box selection becomes the region
-        plot = page.locator(".js-plotly-plot").first
-        plot.scroll_into_view_if_needed()
-        box = plot.bounding_box()
-        y = box["y"] + box["height"] * 0.5
-        x0, x1 = box["x"] + box["width"] * 0.40, box["x"] + box["width"] * 0.60
-        page.mouse.move(x0, y, steps=3)
-        page.wait_for_timeout(300)
-        page.mouse.down()
-        page.mouse.move((x0 + x1) / 2, y, steps=10)
-        page.mouse.move(x1, y, steps=10)
-        page.wait_for_timeout(300)
-        page.mouse.up()
+        drag(page, 0.40, 0.60)
         for _ in range(40):  # the selection arrives with a rerun that a loaded machine may start late
             page.wait_for_timeout(500)
             _idle(page)
