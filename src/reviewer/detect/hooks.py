@@ -23,6 +23,9 @@ The chain:
    when given, else by :func:`~reviewer.detect.ranker.heuristic_score`; an
    optional learned :class:`~reviewer.models.scorer.SegmentScorer` feeds the
    ranking through the candidates' mean score;
+   an occurrence of the chosen candidate that starts inside a loud section (no level rise at its
+   start: a chorus's repeated second phrase) moves back to the rise opening that section when the
+   stretch in between is as loud and recurs in the chorus (:func:`snap_to_level_rise`);
    the chosen candidate's short occurrences whose missing head matches the others' heads in
    chroma (a re-timbred first phrase labelled apart) get it back (:func:`extend_short_heads`);
 5. snippet = pre-chorus + chorus of the first occurrence (the seed's
@@ -100,6 +103,14 @@ class HookConfig:
     #: a short occurrence whose missing head matches the others' heads (chroma) gets it back
     extend_short_heads: bool = True
     head_min_sim: float = 0.75
+    #: an occurrence starting inside a loud section (no level rise at its start) moves back to the rise
+    #: that opens the section, up to this many seconds before (a repeated line, a chorus's second half)
+    snap_to_rise: bool = True
+    snap_window: float = 10.0
+    snap_min_rise_db: float = 1.5
+    snap_max_own_rise_db: float = 1.0
+    snap_max_level_gap_db: float = 1.5
+    snap_min_sim: float = 0.85
     #: below this chroma similarity between occurrences (smoothed cosine, key-shift invariant) nothing "really" repeats
     min_repeat_similarity: float = 0.6
     segment_len: float = 3.0
@@ -559,10 +570,17 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
         best = int(np.argmax(scores))
         best_rep = float(F[best, FEATURES.index("rep_strength")])
         chorus, pre = cands[best].occurrences, cands[best].prechorus
+        if config.snap_to_rise:
+            chorus = snap_to_level_rise(chorus, rms, resolution=res, window=config.snap_window,
+                                        min_rise_db=config.snap_min_rise_db,
+                                        max_own_rise_db=config.snap_max_own_rise_db,
+                                        max_level_gap_db=config.snap_max_level_gap_db, chroma_sim=an.chroma,
+                                        min_sim=config.snap_min_sim)
         if config.extend_short_heads and an.chroma is not None:
             chorus = extend_short_heads(chorus, an.chroma, resolution=res, min_sim=config.head_min_sim)
-            # a pre-chorus ends where its (extended) chorus starts
-            pre = [(a, min(b, next((s for s, _ in chorus if a < s < b), b))) for a, b in pre]
+        # a pre-chorus ends where its (moved) chorus starts; one left inside a chorus is dropped
+        pre = [(a, min(b, next((s for s, _ in chorus if a < s < b), b))) for a, b in pre]
+        pre = [(a, b) for a, b in pre if b - a >= 2 * res and not any(s <= a + res and a < e for s, e in chorus)]
         if ranker is not None:
             conf = float(np.clip(scores[best], 0.05, 0.99))
         else:
@@ -640,4 +658,57 @@ def extend_short_heads(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarra
         head, body = match(start, s), match(s, e)
         if head >= min_sim and head >= min_ratio * body:
             out[i] = (start, e)
+    return out
+
+
+def _recurs_inside(chroma_sim: np.ndarray, t: int, i: int, j: int) -> float:
+    """Best mean similarity of grid stretch [t, i) to an equally long stretch starting in [i, j)."""
+    n, m = i - t, chroma_sim.shape[0]
+    best = 0.0
+    for a in range(i, min(j, m) - n + 1):
+        best = max(best, float(np.mean(chroma_sim[np.arange(t, i), np.arange(a, a + n)])))
+    return best
+
+
+def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, resolution: float, window: float = 10.0,
+                       min_rise_db: float = 1.5, max_own_rise_db: float = 1.0, max_level_gap_db: float = 1.5,
+                       rise_len: float = 4.0, min_move: float = 1.0, chroma_sim: np.ndarray | None = None,
+                       min_sim: float = 0.85) -> list[tuple[float, float]]:
+    """Occurrences that start inside their section moved back to the level rise that opens it.
+
+    A candidate made of a chorus's repeated second half (or a line inside it) starts where the
+    level does not change. A chorus lands louder than what precedes it, so when an occurrence's
+    own start has a level rise (mean dB over ``rise_len`` s after minus before) under
+    ``max_own_rise_db``, the strongest rise of at least ``min_rise_db`` within ``window`` s before it
+    (not before the previous occurrence's end) is taken as the section's start, provided the
+    stretch between that rise and the occurrence is as loud as the occurrence (within
+    ``max_level_gap_db``) and, given ``chroma_sim`` (key-invariant chroma), recurs after the
+    occurrence's start (a chorus repeats its phrases: the best mean similarity to an equally long
+    stretch starting inside the occurrence, or within twice the stretch's length after its start when
+    the occurrence is short, is ≥ ``min_sim``): a quieter stretch, or one whose chords are not heard
+    again in the chorus, is a pre-chorus or verse and stays outside.
+    """
+    occ = [(float(s), float(e)) for s, e in occ]
+    db = 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64).ravel(), 1e-5))
+    m, w = db.size, max(1, int(round(rise_len / resolution)))
+
+    def rise(i: int) -> float:
+        return float(np.mean(db[i:i + w]) - np.mean(db[max(0, i - w):i])) if 1 <= i < m else 0.0
+
+    out = []
+    for k, (s, e) in enumerate(occ):
+        i, j = int(round(s / resolution)), min(m, int(round(e / resolution)))
+        lo_t = max(s - window, out[k - 1][1] if k > 0 else 0.0)
+        lo, hi = int(np.ceil(lo_t / resolution)), i - int(round(min_move / resolution))
+        if i >= m or j <= i or hi < max(lo, 1) or rise(i) >= max_own_rise_db:
+            out.append((s, e))
+            continue
+        cand = np.arange(max(lo, 1), hi + 1)
+        rises = np.array([rise(int(t)) for t in cand])
+        t = int(cand[int(np.argmax(rises))])
+        if (rises.max() >= min_rise_db and float(np.mean(db[t:i])) >= float(np.mean(db[i:j])) - max_level_gap_db
+                and (chroma_sim is None or _recurs_inside(chroma_sim, t, i, max(j, i + 2 * (i - t))) >= min_sim)):
+            out.append((t * resolution, e))
+        else:
+            out.append((s, e))
     return out
