@@ -67,3 +67,20 @@ def test_equally_loud_prechorus_stays_outside_the_chorus():
     assert snap_to_level_rise(occ, sa.rms, resolution=0.5, chroma_sim=sa.analysis.chroma) == occ
     moved = snap_to_level_rise(occ, sa.rms, resolution=0.5, chroma_sim=None)
     assert [s for s, _ in moved] == [pytest.approx(starts[2], abs=1.0), pytest.approx(starts[5], abs=1.0)]
+
+
+def test_quiet_first_occurrence_over_the_chorus_chords_is_dropped():
+    """A song opening with a quiet verse over the chorus's chords: chroma puts it in the chorus's label,
+    but it is far quieter than the choruses, so it is not the first chorus (nor the snippet's place)."""
+    from test_hooks import make_song
+
+    from reviewer.detect.hooks import drop_quiet_first
+
+    plan = [("verse-cc", 0), ("verse", 0), ("chorus", 0), ("verse", 0), ("chorus", 0), ("free", 0), ("chorus", 0)]
+    audio, chorus = make_song(plan, seed=5)
+    sa = analyse_song(load_song(audio, key="quiet-first"))
+    quiet = (0.0, 16.0)  # the verse over the chorus's chords, 8 bars
+    assert drop_quiet_first([quiet] + chorus, sa.rms, resolution=0.5) == chorus
+    # the choruses themselves are kept, and so is a quiet first one when only one other is left to compare
+    assert drop_quiet_first(chorus, sa.rms, resolution=0.5) == chorus
+    assert drop_quiet_first([quiet] + chorus[:1], sa.rms, resolution=0.5) == [quiet] + chorus[:1]

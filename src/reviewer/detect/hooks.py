@@ -27,7 +27,9 @@ The chain:
    start: a chorus's repeated second phrase) moves back to the rise opening that section when the
    stretch in between is as loud and recurs in the chorus (:func:`snap_to_level_rise`);
    the chosen candidate's short occurrences whose missing head matches the others' heads in
-   chroma (a re-timbred first phrase labelled apart) get it back (:func:`extend_short_heads`);
+   chroma (a re-timbred first phrase labelled apart) get it back (:func:`extend_short_heads`); a
+   first occurrence over 2 dB quieter than the others' median (a verse or intro over the chorus's
+   chords) is dropped (:func:`drop_quiet_first`);
 5. snippet = pre-chorus + chorus of the first occurrence (the seed's
    hypothesis), ``snippet_len`` seconds, with at most ``max_prechorus_share``
    of it before the chorus (a verse taken for the pre-chorus), starting a typical chorus
@@ -111,6 +113,9 @@ class HookConfig:
     snap_max_own_rise_db: float = 1.0
     snap_max_level_gap_db: float = 1.5
     snap_min_sim: float = 0.85
+    #: a first occurrence this many dB below the others' median level is not a chorus (a verse or intro
+    #: over the chorus's chords); None keeps it
+    quiet_first_gap_db: float | None = 2.0
     #: below this chroma similarity between occurrences (smoothed cosine, key-shift invariant) nothing "really" repeats
     min_repeat_similarity: float = 0.6
     segment_len: float = 3.0
@@ -578,6 +583,11 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
                                         min_sim=config.snap_min_sim)
         if config.extend_short_heads and an.chroma is not None:
             chorus = extend_short_heads(chorus, an.chroma, resolution=res, min_sim=config.head_min_sim)
+        if config.quiet_first_gap_db is not None:
+            kept = drop_quiet_first(chorus, rms, resolution=res, max_gap_db=config.quiet_first_gap_db)
+            if len(kept) < len(chorus):  # with the pre-chorus that led into the dropped occurrence
+                pre = [(a, b) for a, b in pre if abs(b - chorus[0][0]) > 2 * res]
+            chorus = kept
         # a pre-chorus ends where its (moved) chorus starts; one left inside a chorus is dropped
         pre = [(a, min(b, next((s for s, _ in chorus if a < s < b), b))) for a, b in pre]
         pre = [(a, b) for a, b in pre if b - a >= 2 * res and not any(s <= a + res and a < e for s, e in chorus)]
@@ -712,3 +722,20 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
         else:
             out.append((s, e))
     return out
+
+
+def drop_quiet_first(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, resolution: float,
+                     max_gap_db: float = 2.0) -> list[tuple[float, float]]:
+    """The occurrences without the first one when it is more than ``max_gap_db`` quieter (mean dB) than
+    the median of the others (at least two others).
+
+    A chorus is the loudest repeated section; an opening stretch over the chorus's chords (an intro, a
+    verse) joins the chorus's label in chroma but not in level, and would otherwise place the snippet.
+    """
+    occ = [(float(s), float(e)) for s, e in occ]
+    if len(occ) < 3:
+        return occ
+    db = 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64).ravel(), 1e-5))
+    lev = [float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))]))
+           for s, e in occ]
+    return occ[1:] if lev[0] < float(np.median(lev[1:])) - max_gap_db else occ
