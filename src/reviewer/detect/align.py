@@ -358,10 +358,16 @@ def _moving(x: np.ndarray, n: int) -> np.ndarray:
     return ((c[hi] - c[lo]) / np.maximum(hi - lo, 1)).astype(np.float32)
 
 
-def refine(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = AlignConfig()) -> Match:
+def refine(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = AlignConfig(), search: float = 0.5,
+           ratio_search: float = 0.01, ratio_step: float = 0.005, frames: int | None = None,
+           search_step: int = 1) -> Match:
     """Refine a coarse match on the fine profiles: offset and ratio, then both ends.
 
-    The ends come from a walk along the refined diagonal: the smoothed (0.5 s)
+    The offset is searched ``search`` s either side of the coarse diagonal, the
+    ratio ``ratio_search`` either side of the coarse one (steps of ``ratio_step``),
+    on ``frames`` fine frames spread over the match (default ``config.refine_frames``), every
+    ``search_step`` fine frames of offset. The ends
+    come from a walk along the refined diagonal: the smoothed (0.5 s)
     similarity must stay above ``config.low``; the walk may go ``max_extend``
     seconds beyond the coarse run (a faded or talked-over end still matches weakly).
     """
@@ -372,10 +378,12 @@ def refine(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = AlignCon
     if core.size < 4:
         return m
     # the offset/ratio search needs the span, not every frame: at most ~config.refine_frames of them
-    core = core[:: max(1, core.size // config.refine_frames)]
+    core = core[:: max(1, core.size // (frames or config.refine_frames))]
     best = (-2.0, m.ratio, 0.0)
-    offs = np.arange(-10, 11)
-    for dq in (-0.01, -0.005, 0.0, 0.005, 0.01):
+    w = int(round(search / hop))
+    offs = np.arange(-w, w + 1, search_step)
+    nq = int(round(ratio_search / ratio_step))
+    for dq in np.arange(-nq, nq + 1) * ratio_step:
         q = m.ratio + dq
         base = (m.b_start + (core * hop - m.a_start) * q) / hop
         zb = _sample(pb, (base[None, :] + offs[:, None]).ravel(), q=q).reshape(offs.size, core.size, -1)
@@ -466,6 +474,64 @@ def coarse_matches(pa: Profile, pb: Profile, *, config: AlignConfig = AlignConfi
     return kept
 
 
+def resumed_after(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = AlignConfig(),
+                  min_skip: float = 3.0, max_skip: float = 40.0, reach: float = 1.0, window: float = 8.0,
+                  min_len: float = 2.0, threshold: float = 0.6) -> Match | None:
+    """The ending of a shortened copy in A, resumed right after ``m`` ends, found later in B's full copy.
+
+    A shortened cut of a theme jumps from one phrase to its ending: A plays on
+    from ``m.a_end`` while B skips ahead ``min_skip``–``max_skip`` s. When that
+    ending is short, faded or talked over it is no match of its own (shorter
+    than ``config.min_match``), and the copy seems to end at the cut. Searched
+    here: a run of ≥ ``min_len`` s (smoothed similarity ≥ ``threshold``, B at
+    ``m.ratio``) starting within ``reach`` s of A's junction, no pause in A
+    between ``m`` and it (a copy that ends at a pause is whole), refined like a
+    match (its score ≥ ``config.min_score``).
+
+    Returns
+    -------
+    Match or None
+        The resumed piece (A after ``m``, B ≥ ``min_skip`` s after ``m``).
+    """
+    hop = pa.hop
+    qa = quiet_mask(pa)
+    # the ratio on a 0.005 grid: B's band-shifted profile is computed once per ratio and episode (a 0.25 % error
+    # drifts 0.02 s over the few seconds searched)
+    a1, b1, q = m.a_end, m.b_end, round(m.ratio / 0.005) * 0.005
+    i0, i1 = int(round((a1 - reach) / hop)), int(round(min(pa.duration, a1 + window) / hop))
+    k0 = int(round((a1 + 0.5) / hop))
+    if i0 < 0 or i1 - i0 < int(min_len / hop) or qa[int(round((a1 - 0.25) / hop)) : k0].any():
+        return None
+    fa = pa.derived("central_fine", lambda: _central(pa.fine))[i0:i1]
+    b_lo, b_hi = b1 + min_skip * q, min(pb.duration, b1 + max_skip * q)
+    if b_hi - b_lo < min_len:
+        return None
+    pos = b_lo / hop + np.arange(int((b_hi - b_lo) / (hop * q))) * q
+    sim = fa @ _sample(pb, pos, q=q).T
+    best = None
+    for r0, r1, d, mean in diagonal_runs(sim, smooth=int(round(1.0 / hop)), threshold=threshold,
+                                         min_len=int(round(min_len / hop))):
+        if r0 * hop > 2 * reach or (best is not None and mean * (r1 - r0) <= best[3] * (best[1] - best[0])):
+            continue
+        best = (r0, r1, d, mean)
+    if best is None:
+        return None
+    r0, r1, d, mean = best
+    a0 = (i0 + r0) * hop
+    if qa[k0 : int(round(a0 / hop)) + 1].any():
+        return None
+    bs = (pos[0] + (r0 + d) * q) * hop
+    cand = Match(a0, (i0 + r1) * hop, bs, bs + (r1 - r0) * hop * q, q, mean)
+    r = refine(pa, pb, cand, config=config, search=0.25)
+    if r.score < config.min_score or r.length < min_len or r.a_start < a1 - reach - 1.0 or r.b_start < b1 + min_skip:
+        return None
+    return r
+
+
+SUB_SEARCH = 2.0  # seconds: offset searched for the second item of a coarse run (see match_pair)
+SUB_RATIO = 0.04  # ratio searched either side for it
+
+
 def match_pair(pa: Profile, pb: Profile, *, config: AlignConfig = AlignConfig(), same: bool = False) -> list[Match]:
     """Every region A shares with B, refined; sorted by A-start.
 
@@ -487,12 +553,16 @@ def match_pair(pa: Profile, pb: Profile, *, config: AlignConfig = AlignConfig(),
     for m in coarse_matches(pa, pb, config=config, same=same):
         r = refine(pa, pb, m, config=config)
         out.append(r)
-        # a coarse run may hold two items back to back (a cue, then the theme at another speed)
+        # a coarse run may hold two items back to back (a cue, then the theme at another speed): the coarse
+        # diagonal is the first item's, the second lies up to ~2 s off it (the pauses between them differ) and
+        # its speed may differ by the whole grid
         for lo, hi in ((m.a_start, r.a_start), (r.a_end, m.a_end)):
             if hi - lo >= config.min_match:
                 sub = Match(lo, hi, m.b_start + (lo - m.a_start) * m.ratio, m.b_start + (hi - m.a_start) * m.ratio,
                             m.ratio, m.score)
-                out.append(refine(pa, pb, sub, config=config))
+                wide = refine(pa, pb, sub, config=config, search=SUB_SEARCH, ratio_search=SUB_RATIO, ratio_step=0.01,
+                              frames=60, search_step=2)  # a coarse pass over the wide search, then the usual one around it
+                out.append(refine(pa, pb, wide, config=config) if wide.length >= 1.0 else wide)
     kept: list[Match] = []
     for m in sorted(out, key=lambda m: -m.score * m.length):
         if m.length < config.min_match or m.score < config.min_score:

@@ -13,7 +13,8 @@ from reviewer.detect.intro_graph import Item, best_node, node_interval
 
 
 def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
-                      reach: float = 6.0, settle=None, trim_reach: float = 2.0) -> dict[int, tuple[float, float]]:
+                      reach: float = 6.0, settle=None, trim_reach: float = 2.0,
+                      contradict: float = 1.0) -> dict[int, tuple[float, float]]:
     """Each episode's theme interval, its ends carried over from the siblings through the alignment.
 
     A fade or dialogue over the end of one copy cuts every match of that copy early;
@@ -27,6 +28,12 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
     :func:`snap_to_pauses` of episode ``e``) settles each partner's own start
     before it is carried: a copy at 0 s talked over at its start is matched
     from a few seconds in, and would carry that late start to its siblings.
+
+    A link that carries a boundary more than ``contradict`` s *inside* the matched
+    copy (a start after its matched start, an end before its matched end) is
+    misaligned there — a shortened copy's phrase matched to its own repeat, or a
+    partner whose own boundary is off: when the median of all links does not move
+    the boundary, the others decide without it (one alone too).
     """
     base: dict[int, tuple[Node, tuple[float, float]]] = {}
     for e in sorted({nd.ep for nd in chosen.nodes}):
@@ -59,14 +66,21 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
                 ends.append(mine[1] + (ot - theirs[1]) / ratio)
         if trimmed and s < min(trimmed) <= s + trim_reach:
             s = min(trimmed)
+        # a link that carries a boundary *inside* the matched copy (a start > ``contradict`` s after the copy's
+        # matched start) is misaligned there (a self-similar phrase of a shortened copy matched to its repeat):
+        # when it holds the median back, the others decide without it, even one alone
         if len(ends) >= 2:
-            t2 = float(np.median(ends))
-            if t < t2 <= t + reach:
-                t = min(t2, durations[e])
+            for cand in (ends, [x for x in ends if x >= t - contradict]):
+                t2 = float(np.median(cand)) if cand else t
+                if t < t2 <= t + reach:
+                    t = min(t2, durations[e])
+                    break
         if len(starts) >= 2:
-            s2 = float(np.median(starts))
-            if s - reach <= s2 < s:
-                s = max(0.0, s2)
+            for cand in (starts, [x for x in starts if x <= s + contradict]):
+                s2 = float(np.median(cand)) if cand else s
+                if s - reach <= s2 < s:
+                    s = max(0.0, s2)
+                    break
         out[e] = (s, t)
     return out
 

@@ -224,12 +224,35 @@ def items_of(links: list[Link], n_eps: int) -> list[Item]:
     return [Item(g) for g in groups.values()]
 
 
+def resumed_pieces(pa: Profile, pb: Profile, ms: Sequence[Match], *, config: AlignConfig) -> list[Match]:
+    """The resumed endings of shortened copies after the pair's matches, on either side (:func:`align.resumed_after`).
+
+    :func:`chain` joins each to the match it follows (a skip on the full side); a
+    piece the pair's matches already hold is left out.
+    """
+    out: list[Match] = []
+    for m in ms:
+        for r in (align.resumed_after(pa, pb, m, config=config),
+                  _swapped(align.resumed_after(pb, pa, m.swapped(), config=config))):
+            if r is None or any(align._overlap(r.a_start, r.a_end, k.a_start, k.a_end) >= 0.5 * r.length
+                                and align._overlap(r.b_start, r.b_end, k.b_start, k.b_end) >= 0.5 * (r.b_end - r.b_start)
+                                for k in list(ms) + out):
+                continue
+            out.append(r)
+    return out
+
+
+def _swapped(m: Match | None) -> Match | None:
+    return None if m is None else m.swapped()
+
+
 def series_links(profiles: list[Profile], *, config: AlignConfig) -> tuple[list[Link], float]:
     links: list[Link] = []
     n = len(profiles)
     for i in range(n):
         for j in range(i + 1, n):
             ms = align.match_pair(profiles[i], profiles[j], config=config)
+            ms = ms + resumed_pieces(profiles[i], profiles[j], ms, config=config)
             for a, b, s in chain(ms, quiet_a=align.quiet_mask(profiles[i]), quiet_b=align.quiet_mask(profiles[j]),
                                  hop=profiles[i].hop):
                 links.append(Link(i, j, a, b, s))
