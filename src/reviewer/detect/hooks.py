@@ -96,6 +96,11 @@ class HookConfig:
     split_min_novelty: float = 0.3
     #: shortest pre-chorus a split may cut off (a chorus's first phrase is shorter)
     split_min_prechorus: float = 6.0
+    #: occurrences longer than the shortest one (a song opening with its chorus) cut where it matches them
+    #: (chroma), when the head before does not sound like it (a pre-chorus without a level rise)
+    split_at_template: bool = True
+    template_min_sim: float = 0.8
+    template_max_head_sim: float = 0.75
     #: cut an occurrence where the key changes inside it (a half chorus joined to a chorus a key higher)
     split_key_change: bool = True
     key_change_min_sim: float = 0.8
@@ -289,6 +294,57 @@ def _split_key_changes(occ: list[tuple[float, float]], an: ssm.SsmAnalysis | Non
     return out
 
 
+def split_at_template(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray, *, resolution: float,
+                      min_part: float = 6.0, min_sim: float = 0.8, max_head_sim: float = 0.75
+                      ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]] | None:
+    """Occurrences that carry a pre-chorus, cut where the chorus itself (the shortest occurrence) starts.
+
+    A song that opens with its chorus has one occurrence without a pre-chorus; the others, labelled
+    with their pre-chorus, are longer. When the pre-chorus → chorus change has no level rise or
+    novelty peak, :func:`split_merged_prechorus` cannot find it, but the chords can: the shortest
+    occurrence (the template, ≥ ``min_part`` s) is slid over each occurrence at least ``min_part`` s
+    longer (key-invariant chroma, mean along the diagonal), and the earliest offset ≥ ``min_part`` s
+    where it matches (≥ ``min_sim`` and within 0.02 of the best) is where the chorus starts — provided
+    the head before it does not itself sound like the template's head (mean < ``max_head_sim``):
+    a chorus repeating its first phrase, or a half chorus played into a full one, has a head that
+    matches and stays whole.
+
+    Returns (choruses, pre-choruses) or None when no occurrence is cut.
+    """
+    occ = [(float(s), float(e)) for s, e in occ]
+    if len(occ) < 2:
+        return None
+    m = chroma_sim.shape[0]
+    r = int(np.argmin([e - s for s, e in occ]))
+    t0 = int(round(occ[r][0] / resolution))
+    L = min(int(round((occ[r][1] - occ[r][0]) / resolution)), m - t0)
+    lo = int(round(min_part / resolution))
+    if L < lo:
+        return None
+    u = np.arange(L)
+    out, pre = [], []
+    for k, (s, e) in enumerate(occ):
+        i0, n = int(round(s / resolution)), int(round((e - s) / resolution))
+        j = int(round(n / L))
+        if k == r or n < L + lo or i0 + n > m or (j >= 2 and abs(n / j - L) <= 0.1 * L):  # back-to-back choruses
+            out.append((s, e))
+            continue
+        offs = np.arange(lo, n - L + 1)
+        match = np.array([float(np.mean(chroma_sim[t0 + u, i0 + d + u])) for d in offs])
+        best = float(match.max())
+        if best < min_sim:
+            out.append((s, e))
+            continue
+        d = int(offs[np.flatnonzero(match >= best - 0.02)[0]])
+        head = float(np.mean(chroma_sim[t0 + u, i0 + u]))  # the occurrence already opens with the chorus
+        if head >= max_head_sim:
+            out.append((s, e))
+            continue
+        out.append((s + d * resolution, e))
+        pre.append((s, s + d * resolution))
+    return (out, pre) if pre else None
+
+
 def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, duration: float,
                 novelty: np.ndarray | None = None, rms: np.ndarray | None = None,
                 an: ssm.SsmAnalysis | None = None) -> list[Candidate]:
@@ -300,8 +356,13 @@ def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, dura
             idx = [i for i, s in enumerate(secs) if s[2] == lab and s[1] - s[0] >= config.min_repeat]
             if len(idx) < 2:
                 continue
-            occ = _split_multiples(_split_key_changes([(secs[i][0], secs[i][1]) for i in idx], an, config), rms,
-                                   resolution=config.resolution, max_level_gap_db=config.multiple_max_level_gap_db)
+            raw = _split_key_changes([(secs[i][0], secs[i][1]) for i in idx], an, config)
+            occ = _split_multiples(raw, rms, resolution=config.resolution,
+                                   max_level_gap_db=config.multiple_max_level_gap_db)
+            tsplit = None
+            if config.split_at_template and an is not None and an.chroma is not None:
+                tsplit = split_at_template(raw, an.chroma, resolution=config.resolution, min_part=config.split_min_prechorus,
+                                           min_sim=config.template_min_sim, max_head_sim=config.template_max_head_sim)
             sig = tuple(int(round(s / 2.0)) for s, _ in occ)
             if sig in seen:
                 continue
@@ -316,6 +377,13 @@ def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, dura
                     if len(pre) < 2:
                         pre = []
             out.append(Candidate(occurrences=occ, prechorus=pre, k=st.k))
+            if tsplit is not None:
+                tocc = _split_multiples(tsplit[0], rms, resolution=config.resolution,
+                                        max_level_gap_db=config.multiple_max_level_gap_db)
+                tsig = tuple(int(round(s / 2.0)) for s, _ in tocc)
+                if tsig not in seen:
+                    seen.add(tsig)
+                    out.append(Candidate(occurrences=tocc, prechorus=tsplit[1], k=st.k))
             if novelty is not None and config.split_prechorus:
                 sp = split_merged_prechorus(occ, novelty, rms, resolution=config.resolution,
                                             min_rise_db=config.split_min_rise_db, min_novelty=config.split_min_novelty,
