@@ -16,12 +16,9 @@ import pytest
 from reviewer.detect import align
 from reviewer.detect.intro import IntroConfig, detect_intros
 from reviewer.detect.intro_bounds import carry_boundaries
-from reviewer.detect.intro_graph import Item, Link, Node
+from reviewer.detect.intro_graph import Link
 from test_intro import as_episodes, babble, episode, room, speed, tune
-
-
-def _item(links_by_ep: dict[int, tuple[tuple[float, float], list[tuple[Link, int]]]]) -> Item:
-    return Item([Node(e, iv, list(lks)) for e, (iv, lks) in links_by_ep.items()])
+from test_intro_bounds_cues import _item
 
 
 def test_a_link_that_carries_a_start_inside_the_matched_copy_has_no_say():
