@@ -11,7 +11,9 @@ Two signals:
     episodes (recap clips) lose.
 (b) the learned per-segment ``"intro"`` probability of a
     :class:`~reviewer.models.scorer.SegmentScorer`, when given: it weighs the
-    recurring items, and it is used alone for an episode without siblings.
+    recurring items that are close on the repetition evidence
+    (:func:`~reviewer.detect.intro_choice.choose_theme`), and it is used alone
+    for an episode without siblings (its run refined to the pauses around it).
 
 Episodes where nothing intro-like recurs get "no intro" (start = end = None).
 Boundaries come from the fine (50 ms) alignment walk, below the 1.5 s hop,
@@ -38,7 +40,7 @@ from reviewer.audio_io import Audio, load_audio
 from reviewer.detect import align
 from reviewer.detect.align import AlignConfig, Profile
 from reviewer.detect.intro_bounds import carry_boundaries, copy_pauses, snap_to_pauses, theme_tail
-from reviewer.detect.intro_choice import rate_item
+from reviewer.detect.intro_choice import choose_theme, rate_item
 from reviewer.detect.intro_graph import Item, items_of, match_evidence, node_interval, series_links
 from reviewer.errors import ConfigError, ValidationError
 
@@ -64,7 +66,8 @@ class IntroConfig:
     min_coverage : float
         Share of a series' episodes a recurring item must appear in (series of ≥ 3 episodes).
     score_threshold : float
-        Minimum scorer probability of a run when the scorer is used alone.
+        Minimum scorer probability of a run when the scorer is used alone (an episode without
+        siblings): of its core, and on average over the run refined to the pauses around it.
     align : AlignConfig
         Alignment search parameters.
     """
@@ -162,25 +165,100 @@ class IntroPrediction:
 # --------------------------------------------------------------------------- scorer
 
 
-def _scorer_only(probs: np.ndarray, table: SegmentTable, *, config: IntroConfig) -> tuple[float, float, float] | None:
-    """The longest run of segments with probability ≥ ``score_threshold`` inside the window and length limits."""
-    seg = table.segments
-    starts, ends = np.asarray(seg.starts), np.asarray(seg.ends)
-    on = (probs >= config.score_threshold) & (starts < config.search_window)
-    best = None
+def _scorer_runs(probs: np.ndarray, *, high: float, low: float) -> list[tuple[int, int]]:
+    """Runs of segments (first, last) whose probability reaches ``high``, grown while it stays ≥ ``low``."""
+    out: list[tuple[int, int]] = []
     k = 0
-    while k < on.size:
-        if not on[k]:
+    while k < probs.size:
+        if probs[k] < high:
             k += 1
             continue
-        m = k
-        while m + 1 < on.size and on[m + 1]:
+        a, m = k, k
+        while a > 0 and probs[a - 1] >= low and (not out or a - 1 > out[-1][1]):
+            a -= 1
+        while m + 1 < probs.size and probs[m + 1] >= low:
             m += 1
-        s, e = float(starts[k]), float(ends[m])
-        if config.min_len <= e - s <= config.max_len and (best is None or e - s > best[1] - best[0]):
-            best = (s, e, float(probs[k : m + 1].mean()))
+        out.append((a, m))
         k = m + 1
+    return out
+
+
+def _scorer_only(probs: np.ndarray, table: SegmentTable, *, config: IntroConfig, duration: float | None = None,
+                 truncated: bool = True, profile: Profile | None = None) -> tuple[float, float, float] | None:
+    """The scorer alone: the best run of intro segments, refined on the audio; None when there is none.
+
+    * Runs of segments with probability ≥ ``score_threshold``, grown while it
+      stays ≥ ``score_threshold / 2`` (the scorer's probability fades over the
+      3 s segments that straddle a boundary).
+    * A run that ends where a (whole, not truncated) episode ends is its end
+      credits, not its intro: the scorer scores any theme-like music, and shows
+      play music under their credits.
+    * With the episode's ``profile``: :func:`_refine_run` moves the run's edges
+      to the pauses around the music it covers (the scorer's edges are seconds
+      inside the theme), then the length limits apply, and the refined span's
+      mean probability must still reach ``score_threshold`` (a scene's cue
+      the scorer believes in part, grown to its pauses, does not pass).
+    * The best run: most probability mass (Σ p), early (× ``1 − position / 2``).
+
+    Returns
+    -------
+    (start, end, mean probability) or None
+    """
+    seg = table.segments
+    starts, ends = np.asarray(seg.starts), np.asarray(seg.ends)
+    best, best_score = None, 0.0
+    for k, m in _scorer_runs(probs, high=config.score_threshold, low=config.score_threshold / 2):
+        s, e = float(starts[k]), float(ends[m])
+        if s >= config.search_window:
+            continue
+        if duration is not None and not truncated and e >= duration - 3.0:
+            continue  # end credits
+        if profile is not None:
+            s, e = _refine_run(s, e, profile)
+        if not config.min_len <= e - s <= config.max_len:
+            continue
+        mid = (starts + ends) / 2
+        span = probs[(mid >= s) & (mid <= e)]
+        mean = float(span.mean()) if span.size else 0.0
+        if mean < config.score_threshold:  # the refined span must still be intro-like on average, not just a core
+            continue
+        rel = s / duration if duration else 0.0
+        score = float(probs[k : m + 1].sum()) * (1.0 - 0.5 * min(1.0, rel))
+        if score > best_score:
+            best, best_score = (s, e, mean), score
     return best
+
+
+def _refine_run(start: float, end: float, profile: Profile, *, reach_start: float = 12.0, reach_end: float = 20.0,
+                slack: float = 1.5) -> tuple[float, float]:
+    """A scorer run's edges moved out to the pauses that bound the music it covers.
+
+    The scorer's probability rises seconds after the theme starts and falls
+    seconds before it ends (its segments are 3 s long and a fade, dialogue or
+    ambience over an edge looks less like an intro). The theme plays through
+    without a pause; around it the episode pauses (room tone, a gap between two
+    lines of the cold open, or a scene's ambience far under the theme: the
+    pauses of :func:`~reviewer.detect.intro_bounds.copy_pauses` relative to the
+    run). The start moves to the end of the last pause that ends before
+    ``start + slack`` (within ``reach_start`` s), the end to the first pause that
+    starts after ``end − slack`` (within ``reach_end`` s); then
+    :func:`~reviewer.detect.intro_bounds.snap_to_pauses` settles them as for a
+    repeated copy.
+    """
+    hop = profile.hop
+    quiet = copy_pauses(profile.level_db, start, end, hop=hop)
+    n = quiet.size
+    if n == 0:
+        return start, end
+    i0, i1 = max(0, int((start - reach_start) / hop)), min(n, int(np.ceil((start + slack) / hop)))
+    edges = np.flatnonzero(quiet[i0:i1] & ~np.append(quiet[i0 + 1 : i1 + 1], False)[: max(0, i1 - i0)])
+    s2 = (i0 + edges[-1] + 1) * hop if edges.size else (0.0 if i0 == 0 else start)  # no pause before: at 0 s
+    j0, j1 = max(0, int((end - slack) / hop)), min(n, int(np.ceil((end + reach_end) / hop)))
+    hit = np.flatnonzero(quiet[j0:j1])
+    e2 = (j0 + hit[0]) * hop if hit.size else end
+    if e2 - s2 < (end - start) / 2:  # the pauses contradict the run: keep it
+        s2, e2 = start, end
+    return snap_to_pauses(s2, e2, quiet, hop=hop, level_db=profile.level_db, quiet_before=align.quiet_mask(profile))
 
 
 def _segment_payload(table: SegmentTable | None, probs: np.ndarray | None) -> tuple[list, list]:
@@ -242,11 +320,10 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
     if n >= 2:
         links, _ = series_links(profiles, config=config.align)
         items = items_of(links, n)
-        for it in items:
-            rate_item(it, n_eps=n, durations=durations, truncated=truncated, probs=probs, tables=tables, config=config)
-        items.sort(key=lambda it: -it.score)
-        if items and items[0].score > 0:
-            chosen = items[0]
+        repetition = [rate_item(it, n_eps=n, durations=durations, truncated=truncated, probs=probs, tables=tables,
+                                config=config) for it in items]
+        chosen = choose_theme(items, repetition)
+        items.sort(key=lambda it: (it is not chosen, -it.score))
     def settle(e: int, s: float, t: float) -> tuple[float, float]:
         hop = profiles[e].hop
         return snap_to_pauses(s, t, copy_pauses(profiles[e].level_db, s, t, hop=hop), hop=hop,
@@ -284,8 +361,11 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
             out.append(IntroPrediction(ep.key, round(max(0.0, s), 3), round(t, 3), round(conf, 4), METHOD_REPEAT, version,
                                        seg_t, seg_s, {"matches": match_evidence(nd, keys), "candidates": cands}))
             continue
-        if probs[e] is not None and (n == 1 or chosen is None):
-            run = _scorer_only(probs[e], tables[e], config=config)
+        # the scorer alone answers only for an episode without siblings: with siblings, a theme recurs, and when
+        # nothing recurring is the theme the series has none (its credits, cues and scene music score as intros too)
+        if probs[e] is not None and n == 1:
+            run = _scorer_only(probs[e], tables[e], config=config, duration=durations[e], truncated=truncated[e],
+                               profile=profiles[e])
             if run is not None:
                 out.append(IntroPrediction(ep.key, round(run[0], 3), round(run[1], 3), round(run[2], 4), METHOD_SCORER,
                                            version, seg_t, seg_s, {"matches": [], "candidates": cands}))

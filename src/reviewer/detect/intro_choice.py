@@ -27,7 +27,7 @@ def scorer_mean(probs: np.ndarray | None, table: SegmentTable | None, iv: tuple[
 
 
 def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list[bool], probs: list, tables: list,
-              config: IntroConfig) -> None:
+              config: IntroConfig) -> float:
     """Score a recurring item as the theme (0 = rejected, with the reason).
 
     * Copies that end where their episode ends are end credits; they are set
@@ -44,13 +44,19 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
       episodes, long, early. How faithfully the copies match is not theme-ness
       (a cue copied sample for sample matches better than a varied theme), so it
       only gates the matches (``AlignConfig.min_score``).
+
+    Returns
+    -------
+    float
+        The score from the repetition evidence alone (before the scorer's weight; 0 = rejected):
+        :func:`choose_theme` lets the scorer decide only among items that are close on it.
     """
     at_end = [(not truncated[nd.ep]) and node_interval(nd)[1] >= durations[nd.ep] - 3.0 for nd in item.nodes]
     kept = [nd for nd, end in zip(item.nodes, at_end) if not end]
     if any(at_end):
         if n_eps >= 2 and len({nd.ep for nd in kept}) < max(2, config.min_coverage * n_eps):
             item.score, item.reason = 0.0, "ends where the episode ends: end credits"
-            return
+            return 0.0
         item.nodes = kept
     eps = {nd.ep for nd in item.nodes}
     ivs = [node_interval(nd) for nd in item.nodes]
@@ -63,20 +69,21 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
     rel = float(np.median([iv[0] / max(durations[nd.ep], 1e-6) for nd, iv in zip(item.nodes, ivs)]))
     if length < config.min_len:
         item.score, item.reason = 0.0, f"too short ({length:.1f} s): ident, sting or cue"
-        return
+        return 0.0
     if length > config.max_len:
         item.score, item.reason = 0.0, f"too long ({length:.1f} s)"
-        return
+        return 0.0
     if n_eps >= 3 and coverage < config.min_coverage:
         item.score, item.reason = 0.0, f"in {len(eps)} of {n_eps} episodes only: recap clip or chance"
-        return
+        return 0.0
     if multiplicity > 1.25:
         item.score, item.reason = 0.0, f"recurs {multiplicity:.1f}× per episode: a recurring cue"
-        return
+        return 0.0
     if twice:
         item.score, item.reason = 0.0, f"heard twice, apart, in {twice} episode(s): a recurring cue"
-        return
-    score = coverage * min(1.0, length / 30.0) * (1.0 - 0.5 * min(1.0, rel))
+        return 0.0
+    base = coverage * min(1.0, length / 30.0) * (1.0 - 0.5 * min(1.0, rel))
+    score = base
     reason = f"in {len(eps)}/{n_eps} episodes, {length:.1f} s, position {rel:.2f}"
     p = [scorer_mean(probs[nd.ep], tables[nd.ep], iv) for nd, iv in zip(item.nodes, ivs)]
     p = [x for x in p if x is not None]
@@ -84,3 +91,34 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
         score *= 0.25 + 0.75 * float(np.mean(p))
         reason += f", scorer {np.mean(p):.2f}"
     item.score, item.reason = float(score), reason
+    return float(base)
+
+
+#: an item whose repetition score is below this share of the best item's cannot become the theme, whatever the scorer
+CONTENDER_SHARE = 0.5
+
+
+def choose_theme(items: list[Item], repetition: list[float], *, share: float = CONTENDER_SHARE) -> Item | None:
+    """The theme among rated items: the scorer chooses among the contenders of the repetition evidence only.
+
+    ``repetition[k]`` is :func:`rate_item`'s return value for ``items[k]`` (its score before the
+    scorer's weight). An item is a contender when that is at least ``share`` × the best one's; the
+    contender with the highest (scorer-weighted) ``score`` wins. A scorer trained on a few series can
+    score a theme it never heard as low as speech and a short cue as high as a theme: it breaks near
+    ties of the repetition evidence (a recap clip, a jingle or a cue as long and as widespread as the
+    theme), it does not overturn a clear verdict (a 12 s cue against a 49 s theme in every episode).
+    Losing items get the reason in their ``reason``. None when no item scores above 0.
+    """
+    if not items:
+        return None
+    best_rep = max(repetition)
+    if best_rep <= 0:
+        return None
+    contenders = [it for it, r in zip(items, repetition) if it.score > 0 and r >= share * best_rep]
+    if not contenders:
+        return None
+    chosen = max(contenders, key=lambda it: it.score)
+    for it, r in zip(items, repetition):
+        if it.score > 0 and r < share * best_rep and it.score > chosen.score:
+            it.reason += f"; repetition {r:.2f} < {share:g} × the best {best_rep:.2f}: the scorer alone cannot make it the theme"
+    return chosen
