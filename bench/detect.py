@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python bench/detect.py [--work /tmp/detectbench] [--seed 7] [--n-series 6] [--episodes 5] [--n-songs 30]
-                                     [--themeless N]
+                                     [--themeless N] [--scorer-work DIR | --no-scorer] [--skip-intros] [--skip-songs]
 
 Builds (when missing) two libraries with ``reviewer.demo.build_demo`` from the
 held-out seed (7 by default; it is reserved for benchmarks: no detector
@@ -16,12 +16,26 @@ song in it is unseen):
   without an intro and intros at 0 s;
 * ``<work>/songs``: ``--n-songs`` songs by artists of that seed.
 
-Systems: the reviewer intro detector (cross-episode repetition) and the
-chromaprint intro-skipper-style baseline; the reviewer hook detector with the
-shipped learned ranker (``reviewer/detect/default_models/hook_ranker.joblib``,
-trained on seeds 0/3/5) and with the heuristic rank, and the pychorus-style
-baseline. × real time = audio seconds / wall seconds, decoding and features
-included (for intros a whole season at once).
+Systems: the reviewer intro detector as the app ships it (cross-episode
+repetition + the trained intro scorer), the same without the scorer, the scorer
+alone (every episode on its own, as if it had no siblings) and the chromaprint
+intro-skipper-style baseline; the reviewer hook detector with the shipped
+learned ranker (``reviewer/detect/default_models/hook_ranker.joblib``, trained
+on seeds 0/3/5) and with the heuristic rank, and the pychorus-style baseline.
+× real time = audio seconds / wall seconds, decoding included (for intros a
+whole season at once); the scorer rows read segment tables that the app's
+extract stage computes for every item anyway: their extraction speed is
+printed on its own line, not in × real time.
+
+The intro scorer is trained like ``reviewer bootstrap`` trains the shipped one
+(``bench/intro_scorer.py``: the seed-0 demo library, CRNN) in ``--scorer-work``
+(default ``<work>/scorer``), once: reruns reuse its checkpoint. A first run
+spends about 4 minutes on it (measured on the shared 2-core machine: demo build
+100 s, episode features 27 s, training 103 s, capped at 100 s CPU by
+``TrainConfig.max_seconds``) and extracts the intro library's segment tables
+once into ``<work>/features`` (65-145× real time on 2 workers: about a minute
+for 30 episodes); the two extra detector passes (with the scorer, the scorer
+alone) roughly double the intro part. ``--no-scorer`` skips all of it.
 """
 
 from __future__ import annotations
@@ -36,8 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import detect_hooks  # noqa: E402
 import detect_intros  # noqa: E402
+import intro_scorer  # noqa: E402
 
 from reviewer.demo import build_demo  # noqa: E402
+from reviewer.detect import intro as intro_detector  # noqa: E402
 from reviewer.services.predict import DEFAULT_RANKER  # noqa: E402
 
 INTRO_TARGETS = {"within_1s": (">=", 0.95), "false_positive_rate": ("<=", 0.05), "x_realtime": (">=", 300.0)}
@@ -86,6 +102,54 @@ def print_table(title: str, rows: list[dict], cols: tuple[str, ...], targets: di
         print(line)
 
 
+def measure_intros(root: Path, *, scorer=None, features_work: Path | None = None, workers: int = 2,
+                   baseline: bool = True, ests_out: dict | None = None) -> tuple[list[dict], dict]:
+    """Intro rows: the shipped detector (with ``scorer``), without it, the scorer alone, the chromaprint baseline.
+
+    Without a scorer: the detector without it and the baseline. ``ests_out`` (optional)
+    receives every system's per-episode estimates. Returns ``(rows, info)``; ``info`` holds the segment-table
+    extraction speed.
+    """
+    truth = detect_intros._load_truth(root, "all")
+    info: dict = {}
+    tables: dict = {}
+    if scorer is not None:
+        work = features_work if features_work is not None else root.parent / "features"
+        tables, secs = intro_scorer.segment_tables(root, sorted(truth), work=work, workers=workers)
+        info["extract_s"] = secs
+        info["extract_x_realtime"] = sum(v["duration"] for v in truth.values()) / secs if secs > 0 else float("nan")
+
+    def run(name, fn):
+        def keep(series, keys):
+            got = fn(series, keys)
+            if ests_out is not None:
+                ests_out.setdefault(name, {}).update(got)
+            return got
+
+        return detect_intros._run(name, keep, truth)
+
+    def detector(use_scorer: bool, alone: bool = False):
+        def fn(series, keys):
+            eps = [intro_detector.Episode(k, k if alone else series, path=str(root / k),
+                                          table=tables.get(k) if use_scorer else None) for k in keys]
+            preds = intro_detector.detect_intros(eps, config=intro_detector.IntroConfig(),
+                                                 scorer=scorer if use_scorer else None)
+            return {p.key: (p.start, p.end) if p.start is not None else None for p in preds}
+
+        return fn
+
+    rows = []
+    if scorer is not None:
+        rows.append(run("reviewer: repetition + trained scorer (ships)", detector(True)))
+    rows.append(run("reviewer: repetition, no scorer", detector(False)))
+    if scorer is not None:
+        rows.append(run("reviewer: trained scorer alone (no siblings)", detector(True, alone=True)))
+    if baseline:
+        rows.append(run("baseline: chromaprint (intro-skipper)",
+                        lambda series, keys: detect_intros.chromaprint_intros([(k, series, str(root / k)) for k in keys])))
+    return rows, info
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default="/tmp/detectbench")
@@ -96,22 +160,33 @@ def main(argv=None) -> int:
     ap.add_argument("--themeless", type=int, default=None,
                     help="series without an opening theme in the intro library (default: one with >= 4 series); "
                          "more of them measure false positives on more no-intro episodes")
+    ap.add_argument("--scorer-work", default=None,
+                    help="where the intro scorer is trained and cached (default <work>/scorer; share it between runs)")
+    ap.add_argument("--no-scorer", action="store_true", help="measure the intro detector without the trained scorer only")
     ap.add_argument("--skip-intros", action="store_true")
     ap.add_argument("--skip-songs", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.seed in (0, 3, 5):
-        print("seeds 0, 3 and 5 train the shipped ranker; pick a held-out seed", file=sys.stderr)
+        print("seeds 0, 3 and 5 train the shipped ranker (0 also the intro scorer); pick a held-out seed", file=sys.stderr)
         return 2
     work = Path(args.work)
     if not args.skip_intros:
         root = work / "intros"
         build_demo(root, seed=args.seed, n_series=args.n_series, episodes_per_series=args.episodes, n_songs=0, workers=2,
                    themeless_series=args.themeless)
-        rows = detect_intros.measure(root)
+        scorer = None
+        if not args.no_scorer:
+            scorer, sinfo = intro_scorer.trained_scorer(Path(args.scorer_work) if args.scorer_work else work / "scorer")
+        rows, info = measure_intros(root, scorer=scorer, features_work=work / "features")
         r0 = rows[0]
         print_table(f"INTROS — held-out seed {args.seed}: {int(r0['n_with_intro'])} episodes with an intro, "
                     f"{int(r0['n_without_intro'])} without ({root})", rows, detect_intros.COLUMNS, INTRO_TARGETS)
+        if scorer is not None:
+            print(f"  intro scorer {sinfo['version']} (seed-{intro_scorer.TRAIN_SEED} demo library, "
+                  f"{'trained now' if sinfo['trained'] else 'cached'}); segment tables of this library: "
+                  + (f"{info['extract_s']:.0f} s, {info['extract_x_realtime']:.0f}× real time on 2 workers"
+                     if info["extract_s"] > 0.5 else "cached"))
     if not args.skip_songs:
         root = work / "songs"
         build_demo(root, seed=args.seed, n_series=2, episodes_per_series=1, n_songs=args.n_songs, workers=2)
