@@ -18,7 +18,9 @@ The chain:
    candidate (but a back-to-back repeat) starts with a pre-chorus merged into it (a
    common novelty peak ≥ ``split_min_prechorus`` s in, where the level rises),
    the split candidate is added too (:func:`split_merged_prechorus`; the
-   pre-chorus share is of a typical occurrence, so a pre-chorus + half chorus still splits);
+   pre-chorus share is of a typical occurrence, so a pre-chorus + half chorus still splits); so is the
+   candidate whose longer occurrences are cut where the shortest one (a song's opening chorus) matches
+   them in chroma, the heads being pre-choruses without a level rise (:func:`split_at_template`);
 4. candidates are ranked by a learned :class:`~reviewer.detect.ranker.HookRanker`
    when given, else by :func:`~reviewer.detect.ranker.heuristic_score`; an
    optional learned :class:`~reviewer.models.scorer.SegmentScorer` feeds the
@@ -28,6 +30,8 @@ The chain:
    stretch in between is as loud and recurs in the chorus (:func:`snap_to_level_rise`);
    the chosen candidate's short occurrences whose missing head matches the others' heads in
    chroma (a re-timbred first phrase labelled apart) get it back (:func:`extend_short_heads`); a
+   further stretch repeating a full-length occurrence in chroma, at most 3 dB quieter and with the same
+   level contour, that no label grouped with it is added (:func:`add_missed_occurrences`); a
    first occurrence over 2 dB quieter than the others' median (a verse or intro over the chorus's
    chords) is dropped (:func:`drop_quiet_first`);
 5. snippet = pre-chorus + chorus of the first occurrence (the seed's
@@ -101,6 +105,10 @@ class HookConfig:
     split_at_template: bool = True
     template_min_sim: float = 0.8
     template_max_head_sim: float = 0.75
+    #: a further stretch repeating the whole chorus (chroma) as loudly, left out of the chosen candidate, is added
+    add_missed: bool = True
+    missed_min_sim: float = 0.8
+    missed_max_level_gap_db: float = 3.0
     #: cut an occurrence where the key changes inside it (a half chorus joined to a chorus a key higher)
     split_key_change: bool = True
     key_change_min_sim: float = 0.8
@@ -651,6 +659,9 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
                                         min_sim=config.snap_min_sim)
         if config.extend_short_heads and an.chroma is not None:
             chorus = extend_short_heads(chorus, an.chroma, resolution=res, min_sim=config.head_min_sim)
+        if config.add_missed and an.chroma is not None:
+            chorus = add_missed_occurrences(chorus, an.chroma, rms, resolution=res, min_sim=config.missed_min_sim,
+                                            max_level_gap_db=config.missed_max_level_gap_db)
         if config.quiet_first_gap_db is not None:
             kept = drop_quiet_first(chorus, rms, resolution=res, max_gap_db=config.quiet_first_gap_db)
             if len(kept) < len(chorus):  # with the pre-chorus that led into the dropped occurrence
@@ -790,6 +801,60 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
         else:
             out.append((s, e))
     return out
+
+
+def add_missed_occurrences(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray, rms: np.ndarray, *,
+                           resolution: float, min_sim: float = 0.8, max_level_gap_db: float = 3.0,
+                           max_overlap: float = 1.0, max_step_db: float = 1.5) -> list[tuple[float, float]]:
+    """The occurrences plus every further stretch that repeats the whole chorus and is as loud.
+
+    The structural labels can put a chorus into another group (two back-to-back last choruses read
+    as their own section). The full-length occurrences (≥ 80 % of the longest) are the templates; a
+    stretch of the templates' length elsewhere (overlapping no occurrence by more than
+    ``max_overlap`` s) whose mean key-invariant chroma similarity to them along the diagonal is
+    ≥ ``min_sim`` and whose mean level is within ``max_level_gap_db`` of the occurrences' median (a
+    verse or outro over the chorus's chords is quieter) and whose level contour is the chorus's (the
+    second half minus the first within ``max_step_db`` of the templates': a quiet verse over the chorus's
+    chords running into a half chorus steps up) is added, best match first.
+    """
+    occ = sorted((float(s), float(e)) for s, e in occ)
+    if len(occ) < 2:
+        return occ
+    m = chroma_sim.shape[0]
+    db = 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64).ravel(), 1e-5))
+    longest = max(e - s for s, e in occ)
+    tmpl = [(s, e) for s, e in occ if e - s >= 0.8 * longest]
+    L = int(round(min(e - s for s, e in tmpl) / resolution))
+    starts = [int(round(s / resolution)) for s, _ in tmpl]
+    if L < 2 or any(i + L > m for i in starts):
+        return occ
+    u = np.arange(L)
+    lev = [float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))])) for s, e in occ]
+    floor = float(np.median(lev)) - max_level_gap_db
+    ov = int(round(max_overlap / resolution))
+    taken = [(int(round(s / resolution)), int(round(e / resolution))) for s, e in occ]
+    h = L // 2
+
+    def step(t: int) -> float:  # level of the second half minus the first (a quiet verse + a chorus steps up)
+        return float(np.mean(db[t + h:t + L]) - np.mean(db[t:t + h]))
+
+    tmpl_step = float(np.mean([step(i) for i in starts]))
+    scores = np.full(m, -np.inf)
+    for t in range(0, m - L + 1):
+        if any(t < b - ov and t + L > a + ov for a, b in taken):
+            continue
+        if float(np.mean(db[t:t + L])) < floor or abs(step(t) - tmpl_step) > max_step_db:
+            continue
+        scores[t] = float(np.mean([np.mean(chroma_sim[i + u, t + u]) for i in starts]))
+    added = []
+    while True:
+        t = int(np.argmax(scores))
+        if not np.isfinite(scores[t]) or scores[t] < min_sim:
+            break
+        added.append((t * resolution, (t + L) * resolution))
+        lo, hi = t, t + L
+        scores[max(0, lo - L + ov + 1):max(0, hi - ov)] = -np.inf
+    return sorted(occ + added)
 
 
 def drop_quiet_first(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, resolution: float,
