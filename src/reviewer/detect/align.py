@@ -485,8 +485,10 @@ def resumed_after(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = A
     than ``config.min_match``), and the copy seems to end at the cut. Searched
     here: a run of ≥ ``min_len`` s (smoothed similarity ≥ ``threshold``, B at
     ``m.ratio``) starting within ``reach`` s of A's junction, no pause in A
-    between ``m`` and it (a copy that ends at a pause is whole), refined like a
-    match (its score ≥ ``config.min_score``).
+    between ``m`` and it (a copy that ends at a pause is whole), no pause in B
+    between ``m`` and it (the full copy plays on through the part the cut left
+    out; a copy that pauses there ended at ``m``), refined like a match (its
+    score ≥ ``config.min_score``).
 
     Returns
     -------
@@ -524,6 +526,11 @@ def resumed_after(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = A
     cand = Match(a0, (i0 + r1) * hop, bs, bs + (r1 - r0) * hop * q, q, mean)
     r = refine(pa, pb, cand, config=config, search=0.25)
     if r.score < config.min_score or r.length < min_len or r.a_start < a1 - reach - 1.0 or r.b_start < b1 + min_skip:
+        return None
+    # B's full copy plays on through the part the cut left out: a pause there ends B's copy at ``m``, and what
+    # A plays on into (a scene cut straight after its copy) only resembles a later moment of B's next scene
+    qb = quiet_mask(pb)
+    if qb[max(0, int(round(b1 / hop))) : max(0, int(round(r.b_start / hop)))].any():
         return None
     return r
 

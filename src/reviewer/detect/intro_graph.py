@@ -37,7 +37,8 @@ def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 4
 
     * A shortened copy matches a full one in pieces that continue each other on
       the short side (gap ≤ ``max_gap``) and skip ahead on the full side: the
-      diagonal moves by 3 s or more, the skip is at most ``max_skip`` s. A theme
+      diagonal moves by 3 s or more, the skip is at most ``max_skip`` s, and
+      the full side does not pause in the part it skips (the theme plays on). A theme
       repeats its own phrases, so the piece after the cut often matches from a
       phrase *earlier* on the short side (an overlap instead of a touch), and a
       phrase matches its own repeat (the full side continues, the short side
@@ -80,10 +81,13 @@ def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 4
             # inside it) and carries it ≥ 1 s further, without a pause at the junction
             cont_a = ga <= max_gap and m.a_end >= a1 + 1.0 and not paused(quiet_a, a1, m.a_start)
             cont_b = gb <= max_gap and m.b_end >= b1 + 1.0 and not paused(quiet_b, b1, m.b_start)
-            skip = lo_gap <= max_gap and 3.0 <= hi_gap - lo_gap and hi_gap <= max_skip and (cont_a or cont_b)
             # a dip inside one shared region keeps its diagonal; a pause at the junction in one episode only
             # (the other plays on, or pauses less) is two items laid out apart there: a cue, then the theme
             pz_a, pz_b = paused(quiet_a, a1, m.a_start), paused(quiet_b, b1, m.b_start)
+            # the skipping side's full copy plays on through the part the cut left out: a pause there is its end
+            # (the theme, a scene, then the end credits that the other episode rolls right after its theme)
+            skip = (lo_gap <= max_gap and 3.0 <= hi_gap - lo_gap and hi_gap <= max_skip and (cont_a or cont_b)
+                    and not (pz_a or pz_b))
             same_diag = (abs(ga - gb) < (0.15 if pz_a or pz_b else 0.5) and -max_gap <= max(ga, gb) <= max_dip
                          and not (pz_a and pz_b))
             if inside or skip or same_diag:
