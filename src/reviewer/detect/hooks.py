@@ -38,7 +38,9 @@ The chain:
    hypothesis), ``snippet_len`` seconds, with at most ``max_prechorus_share``
    of it before the chorus (a verse taken for the pre-chorus), starting a typical chorus
    length before the first occurrence's end when that occurrence is only a chorus's tail
-   (:func:`snippet_start`); the whole track when shorter. A
+   (:func:`snippet_start`); when that snippet would hold under half (pre-)chorus (a short chorus
+   without a pre-chorus) and a chorus is played twice in a row, it starts at that pair instead; the
+   whole track when shorter. A
    track shorter than the snippet that repeats nothing gets its main section
    (between the strongest novelty peaks of its first and last thirds) as its
    one chorus, flagged ``evidence["chorus_source"] = "short-track main section
@@ -94,6 +96,10 @@ class HookConfig:
     max_prechorus: float = 20.0
     #: at most this share of the snippet lies before the chorus (a verse taken for the pre-chorus)
     max_prechorus_share: float = 0.4
+    #: a snippet at the first (pre-chorus +) chorus holding less than this share of (pre-)chorus starts at the
+    #: first chorus played twice in a row instead, if any (a short chorus without a pre-chorus leaves the snippet's
+    #: second half to the next verse); None: never
+    double_chorus_below_share: float | None = 0.5
     #: a pre-chorus merged into every occurrence: split where the aligned novelty peaks and the level rises
     split_prechorus: bool = True
     split_min_rise_db: float = 0.5
@@ -450,14 +456,38 @@ def _main_section(nov: np.ndarray, grid_res: float, duration: float) -> tuple[fl
 
 
 def snippet_start(chorus: Sequence[tuple[float, float]], prechorus: Sequence[tuple[float, float]], *,
-                  resolution: float, snippet_len: float, max_share: float, short_share: float = 0.7) -> float:
+                  resolution: float, snippet_len: float, max_share: float, short_share: float = 0.7,
+                  double_below_share: float | None = None) -> float:
     """Start of the hook snippet: the pre-chorus right before the first chorus, if any, but at most
     ``max_share`` of the snippet before the chorus (a long verse taken for the pre-chorus would
     otherwise fill the snippet).
 
     A first occurrence under ``short_share`` of the others' median length is only the tail of its
     chorus (the head fell into another section): the snippet then starts that median length
-    before its end."""
+    before its end.
+
+    With ``double_below_share``, when that snippet would hold less than that share of chorus and
+    pre-chorus (a short chorus without a pre-chorus: the rest is the next verse) and two occurrences
+    follow each other without a gap (a chorus played twice, often the last one a key higher), the snippet
+    starts at the first such pair if it holds more."""
+    start = _first_snippet_start(chorus, prechorus, resolution=resolution, snippet_len=snippet_len,
+                                 max_share=max_share, short_share=short_share)
+    if double_below_share is not None and len(chorus) >= 2:
+        # a pre-chorus longer than the cap is a verse taken for one: it does not count
+        held_in = list(chorus) + [(s, e) for s, e in prechorus if e - s <= max_share * snippet_len]
+
+        def held(s0: float) -> float:
+            return sum(max(0.0, min(s0 + snippet_len, e) - max(s0, s)) for s, e in held_in)
+        if held(start) < double_below_share * snippet_len:
+            pair = next((s0 for (s0, e0), (s1, _) in zip(chorus, chorus[1:]) if abs(s1 - e0) <= 2 * resolution), None)
+            if pair is not None and held(pair) > held(start):
+                return float(pair)
+    return start
+
+
+def _first_snippet_start(chorus: Sequence[tuple[float, float]], prechorus: Sequence[tuple[float, float]], *,
+                         resolution: float, snippet_len: float, max_share: float, short_share: float) -> float:
+    """:func:`snippet_start` at the first occurrence."""
     first = chorus[0]
     if len(chorus) >= 2:
         typical = float(np.median([e - s for s, e in chorus[1:]]))
@@ -676,7 +706,8 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
             z = np.exp(scores - scores.max())
             conf = float(np.clip(0.3 + 0.7 * (1.0 / z.sum()) ** 0.5, 0.05, 0.99))
         snippet = _snippet(snippet_start(chorus, pre, resolution=res, snippet_len=config.snippet_len,
-                                         max_share=config.max_prechorus_share), dur, config.snippet_len)
+                                         max_share=config.max_prechorus_share,
+                                         double_below_share=config.double_chorus_below_share), dur, config.snippet_len)
     else:
         fallback = True
         reason = (f"no section of ≥ {config.min_repeat:g} s repeats (chroma similarity < {config.min_repeat_similarity:g}): "
