@@ -21,7 +21,7 @@ repetition + the trained intro scorer), the same without the scorer, the scorer
 alone (every episode on its own, as if it had no siblings) and the chromaprint
 intro-skipper-style baseline; the reviewer hook detector with the shipped
 learned ranker (``reviewer/detect/default_models/hook_ranker.joblib``, trained
-on seeds 0/3/5) and with the heuristic rank, and the pychorus-style baseline.
+on seeds 0/3/5/9/10/12/14/16/18) and with the heuristic rank, and the pychorus-style baseline.
 × real time = audio seconds / wall seconds, decoding included (for intros a
 whole season at once); the scorer rows read segment tables that the app's
 extract stage computes for every item anyway: their extraction speed is
@@ -167,8 +167,9 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-songs", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.seed in (0, 3, 5):
-        print("seeds 0, 3 and 5 train the shipped ranker (0 also the intro scorer); pick a held-out seed", file=sys.stderr)
+    if args.seed in detect_hooks.TRAIN_SEEDS:
+        print(f"seeds {', '.join(map(str, detect_hooks.TRAIN_SEEDS))} train the shipped ranker (0 also the intro scorer); "
+              "pick a held-out seed", file=sys.stderr)
         return 2
     work = Path(args.work)
     if not args.skip_intros:
