@@ -237,7 +237,7 @@ def _split_multiples(occ: list[tuple[float, float]], rms: np.ndarray | None = No
     if len(occ) < 2:
         return occ
     typical = float(np.median([e - s for s, e in occ]))
-    db = None if rms is None else 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64).ravel(), 1e-5))
+    db = None if rms is None else _level_db(rms)
     out = []
     for s, e in occ:
         j = int(round((e - s) / typical))
@@ -781,6 +781,11 @@ def extend_short_heads(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarra
     return out
 
 
+def _level_db(rms) -> np.ndarray:
+    """Frame RMS as dB (floored at -100 dB), as a flat float64 array."""
+    return 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64).ravel(), 1e-5))
+
+
 def _recurs_inside(chroma_sim: np.ndarray, t: int, i: int, j: int) -> float:
     """Best mean similarity of grid stretch [t, i) to an equally long stretch starting in [i, j)."""
     n, m = i - t, chroma_sim.shape[0]
@@ -809,7 +814,7 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
     again in the chorus, is a pre-chorus or verse and stays outside.
     """
     occ = [(float(s), float(e)) for s, e in occ]
-    db = 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64).ravel(), 1e-5))
+    db = _level_db(rms)
     m, w = db.size, max(1, int(round(rise_len / resolution)))
 
     def rise(i: int) -> float:
@@ -852,7 +857,7 @@ def add_missed_occurrences(occ: Sequence[tuple[float, float]], chroma_sim: np.nd
     if len(occ) < 2:
         return occ
     m = chroma_sim.shape[0]
-    db = 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64).ravel(), 1e-5))
+    db = _level_db(rms)
     longest = max(e - s for s, e in occ)
     tmpl = [(s, e) for s, e in occ if e - s >= 0.8 * longest]
     L = int(round(min(e - s for s, e in tmpl) / resolution))
@@ -899,7 +904,7 @@ def drop_quiet_first(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, res
     occ = [(float(s), float(e)) for s, e in occ]
     if len(occ) < 3:
         return occ
-    db = 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64).ravel(), 1e-5))
+    db = _level_db(rms)
     lev = [float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))]))
            for s, e in occ]
     return occ[1:] if lev[0] < float(np.median(lev[1:])) - max_gap_db else occ
