@@ -127,10 +127,15 @@ def _band_matrix(sr: int, n_fft: int) -> tuple[np.ndarray, np.ndarray]:
 _FB = None
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
+def _normalise(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """Rows centred and scaled to unit norm (float32); ``inplace`` reuses ``x`` (a float32 array the caller owns)."""
+    if inplace and x.dtype == np.float32:
+        x -= x.mean(axis=1, keepdims=True)
+        x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-6)
+        return x
     x = x - x.mean(axis=1, keepdims=True)
     n = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(n, 1e-6)).astype(np.float32)
+    return (x / np.maximum(n, 1e-6)).astype(np.float32, copy=False)
 
 
 def spectral_profile(y: np.ndarray, sr: int) -> Profile:
@@ -292,7 +297,11 @@ def _shifted(p: Profile, q: float) -> np.ndarray:
         j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
         j1 = np.clip(j0 + 1, 0, k - 1)
         v = (src - j0).astype(np.float32)
-        return _normalise(x[:, j0] * (1 - v) + x[:, j1] * v)
+        z, t = x[:, j0], x[:, j1]  # x[:, j0] * (1 - v) + x[:, j1] * v in place (the same layout: the same sums)
+        z *= 1 - v
+        t *= v
+        z += t
+        return _normalise(z, inplace=True)
 
     return p.derived(("shift", round(q, 6)), make)
 
@@ -313,6 +322,66 @@ def _sample(p: Profile, pos: np.ndarray, *, q: float) -> np.ndarray:
     norm = np.sqrt(np.einsum("ij,ij->i", out, out))
     out *= (inside / np.maximum(norm, 1e-6)).astype(np.float32)[:, None]
     return out
+
+
+def _shift_stats(p: Profile, q: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Squared norms of the rows of :func:`_shifted`, dot products of neighbouring rows and norms (float64); cached."""
+
+    def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = _shifted(p, q)
+        nn = np.einsum("ij,ij->i", x, x).astype(np.float64)
+        nb = nn.copy()
+        nb[:-1] = np.einsum("ij,ij->i", x[:-1], x[1:])
+        return nn, nb, np.sqrt(nn)
+
+    return p.derived(("shift_stats", round(q, 6)), make)
+
+
+#: bound on the float32 rounding of :func:`refine`'s exact offset scores (interpolation, norms, the sum over a
+#: match's frames) plus that of :func:`_offset_scores`: a near-tie within it is decided on the exact scores
+SCORE_TOL = 2e-5
+
+
+def _offset_scores(fc: np.ndarray, p: Profile, base: np.ndarray, offs: np.ndarray, *, q: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``mean_j fc[j] · z[o, j]`` for every offset ``o``, where ``z[o, j]`` is ``_sample(p, base[j] + offs[o], q=q)``.
+
+    The exact computation interpolates and normalises ``len(offs) × len(base)`` rows; here the
+    interpolated row's dot product and norm come from the dot products of ``fc[j]`` with the few
+    rows of the shifted profile around ``base[j]`` and the cached row norms and neighbour products
+    (:func:`_shift_stats`): ``|(1-w)a + wb|² = (1-w)²|a|² + 2w(1-w)a·b + w²|b|²``.
+
+    Returns
+    -------
+    (scores, bound) : two np.ndarray [shape=(len(offs),), float64]
+        The scores and a bound on their difference from the exact float32 ones.
+    """
+    x = _shifted(p, q)
+    nn, nb, rn = _shift_stats(p, q)
+    n = x.shape[0]
+    if base[0] + offs[0] >= 0 and base[-1] + offs[-1] <= n - 1 and np.all(np.diff(base) >= 0):
+        inside = 1.0  # every position of the exact computation is inside (additions are monotonic)
+    else:
+        pos = base[None, :] + offs[:, None]
+        inside = ((pos >= 0) & (pos <= n - 1)).astype(np.float64)
+    fl = np.floor(base)
+    w = base - fl  # the interpolation weight of every offset (offsets are whole frames)
+    w0 = 1 - w
+    lo = fl.astype(int) + int(offs[0]) - 1  # first row of each frame's window: rows lo + t, t < span
+    span = int(offs[-1] - offs[0]) + 3
+    d = np.matmul(x[np.clip(lo[:, None] + np.arange(span), 0, n - 1)], fc[:, :, None])[:, :, 0].T  # (span, C)
+    t = offs - offs[0] + 1  # the row of offset o in each window: floor(base) + o
+    num = w0 * d[t] + w * d[t + 1]
+    r = np.clip(fl.astype(int)[None, :] + offs[:, None], 0, n - 1)
+    r1 = np.minimum(r + 1, n - 1)
+    n2 = w0 * w0 * nn[r] + (2 * w * w0) * nb[r] + (w * w) * nn[r1]
+    inv = inside / np.maximum(np.sqrt(np.maximum(n2, 0.0)), 1e-6)
+    scores = (num * inv).sum(axis=1) / base.size
+    # float32 rounding of an interpolated row is ~1e-7 of its parts' norms: relative to its own norm it grows
+    # when the two rows cancel (zero rows, which carry no identity, are exact in both computations)
+    cancel = (w0 * rn[r] + w * rn[r1]) * inv
+    bound = SCORE_TOL + 1e-6 * cancel.sum(axis=1) / base.size
+    return scores, bound
 
 
 QUIET_DB = 6.0  # a frame within this many dB of the episode's floor (1st percentile of its level) is quiet
@@ -379,19 +448,34 @@ def refine(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig = AlignCon
         return m
     # the offset/ratio search needs the span, not every frame: at most ~config.refine_frames of them
     core = core[:: max(1, core.size // (frames or config.refine_frames))]
-    best = (-2.0, m.ratio, 0.0)
     w = int(round(search / hop))
     offs = np.arange(-w, w + 1, search_step)
     nq = int(round(ratio_search / ratio_step))
-    for dq in np.arange(-nq, nq + 1) * ratio_step:
-        q = m.ratio + dq
-        base = (m.b_start + (core * hop - m.a_start) * q) / hop
-        zb = _sample(pb, (base[None, :] + offs[:, None]).ravel(), q=q).reshape(offs.size, core.size, -1)
-        s = np.einsum("ij,oij->o", fa[core], zb) / core.size
-        o = int(np.argmax(s))
-        if s[o] > best[0]:
-            best = (float(s[o]), q, offs[o] * hop)
-    score, q, off = best
+    qs = [m.ratio + dq for dq in np.arange(-nq, nq + 1) * ratio_step]
+    bases = [(m.b_start + (core * hop - m.a_start) * q) / hop for q in qs]
+    fc = fa[core]
+
+    def exact(r: int) -> np.ndarray:  # the similarity of every offset at ratio qs[r], as the search defines it
+        zb = _sample(pb, (bases[r][None, :] + offs[:, None]).ravel(), q=qs[r]).reshape(offs.size, core.size, -1)
+        return np.einsum("ij,oij->o", fc, zb) / core.size
+
+    # the same similarities from a few dot products per frame (:func:`_offset_scores`), within a bound of the exact
+    # ones; only ratios holding a near-tie of the best are computed exactly, so the choice is the exact one
+    approx = [_offset_scores(fc, pb, b, offs, q=q) for b, q in zip(bases, qs)]
+    s_all = np.array([a for a, _ in approx])
+    e_all = np.array([e for _, e in approx])
+    top = np.unravel_index(int(np.argmax(s_all)), s_all.shape)
+    near = s_all + e_all >= s_all[top] - e_all[top]
+    if near.sum() == 1:
+        q, off = qs[top[0]], offs[top[1]] * hop
+    else:
+        best = (-2.0, m.ratio, 0.0)
+        for r in np.nonzero(near.any(axis=1))[0]:
+            s = exact(int(r))
+            o = int(np.argmax(s))
+            if s[o] > best[0]:
+                best = (float(s[o]), qs[r], offs[o] * hop)
+        _, q, off = best
     b0 = m.b_start + off
     ext = int(config.max_extend / hop)
     lo = max(0, i0 - ext)
