@@ -236,14 +236,76 @@ def resumed_pieces(pa: Profile, pb: Profile, ms: Sequence[Match], *, config: Ali
     """
     out: list[Match] = []
     for m in ms:
-        for r in (align.resumed_after(pa, pb, m, config=config),
-                  _swapped(align.resumed_after(pb, pa, m.swapped(), config=config))):
+        for r in (resumed_ending(pa, pb, m, config=config), _swapped(resumed_ending(pb, pa, m.swapped(), config=config))):
             if r is None or any(align._overlap(r.a_start, r.a_end, k.a_start, k.a_end) >= 0.5 * r.length
                                 and align._overlap(r.b_start, r.b_end, k.b_start, k.b_end) >= 0.5 * (r.b_end - r.b_start)
                                 for k in list(ms) + out):
                 continue
             out.append(r)
     return out
+
+
+def resumed_ending(pa: Profile, pb: Profile, m: Match, *, config: AlignConfig, min_skip: float = 3.0,
+                   max_skip: float = 40.0, reach: float = 1.0, window: float = 8.0, min_len: float = 2.0,
+                   threshold: float = 0.6) -> Match | None:
+    """:func:`align.resumed_after`, with the resumed piece's start held after the junction when its refinement walks back.
+
+    The same search (a run of ≥ ``min_len`` s starting within ``reach`` s of A's
+    junction ``m.a_end``, found ``min_skip``–``max_skip`` s further in B, no pause
+    in A or B across the junction, refined like a match). The refinement walks
+    the piece's diagonal outward from that run; back across the junction A
+    plays the phrase before the cut while B plays the end of the part the cut
+    left out. A theme that repeats itself (the skipped part ends on a variant of
+    the phrase before the cut) keeps that walk going for seconds before the
+    junction, and those weakly similar seconds pull the piece's mean similarity
+    under ``config.min_score``; :func:`align.resumed_after` then drops it (its
+    start lies before the junction anyway) and the copy seems to end at the cut.
+    A's part before the junction is ``m``'s already: here a piece that walked
+    back more than ``reach`` + 1 s before the junction is cut back to where the
+    run after the junction starts (on the refined diagonal) and scored there.
+    Otherwise the result is :func:`align.resumed_after`'s.
+    """
+    hop = pa.hop
+    qa = align.quiet_mask(pa)
+    a1, b1, q = m.a_end, m.b_end, round(m.ratio / 0.005) * 0.005
+    i0, i1 = int(round((a1 - reach) / hop)), int(round(min(pa.duration, a1 + window) / hop))
+    k0 = int(round((a1 + 0.5) / hop))
+    if i0 < 0 or i1 - i0 < int(min_len / hop) or qa[int(round((a1 - 0.25) / hop)) : k0].any():
+        return None
+    fa_all = pa.derived("central_fine", lambda: align._central(pa.fine))
+    fa = fa_all[i0:i1]
+    b_lo, b_hi = b1 + min_skip * q, min(pb.duration, b1 + max_skip * q)
+    if b_hi - b_lo < min_len:
+        return None
+    pos = b_lo / hop + np.arange(int((b_hi - b_lo) / (hop * q))) * q
+    sim = fa @ align._sample(pb, pos, q=q).T
+    best = None
+    for r0, r1, d, mean in align.diagonal_runs(sim, smooth=int(round(1.0 / hop)), threshold=threshold,
+                                               min_len=int(round(min_len / hop))):
+        if r0 * hop > 2 * reach or (best is not None and mean * (r1 - r0) <= best[3] * (best[1] - best[0])):
+            continue
+        best = (r0, r1, d, mean)
+    if best is None:
+        return None
+    r0, r1, d, mean = best
+    a0 = (i0 + r0) * hop
+    if qa[k0 : int(round(a0 / hop)) + 1].any():
+        return None
+    bs = (pos[0] + (r0 + d) * q) * hop
+    cand = Match(a0, (i0 + r1) * hop, bs, bs + (r1 - r0) * hop * q, q, mean)
+    r = align.refine(pa, pb, cand, config=config, search=0.25)
+    if r.a_start < a1 - reach - 1.0 and r.a_end > a0 + min_len:
+        # walked back across the junction into the phrase before the cut: hold the start where the run began
+        k = np.arange(int(round(a0 / hop)), min(fa_all.shape[0], int(round(r.a_end / hop))))
+        zb = align._sample(pb, (r.b_start + (k * hop - r.a_start) * r.ratio) / hop, q=r.ratio)
+        held = float(np.einsum("ij,ij->i", fa_all[k], zb).mean()) if k.size else -1.0
+        r = Match(a0, r.a_end, r.b_start + (a0 - r.a_start) * r.ratio, r.b_end, r.ratio, held)
+    if r.score < config.min_score or r.length < min_len or r.a_start < a1 - reach - 1.0 or r.b_start < b1 + min_skip:
+        return None
+    qb = align.quiet_mask(pb)
+    if qb[max(0, int(round(b1 / hop))) : max(0, int(round(r.b_start / hop)))].any():
+        return None
+    return r
 
 
 def _swapped(m: Match | None) -> Match | None:
