@@ -65,6 +65,9 @@ class IntroConfig:
         Seed 001: below this the prediction is "unsure" (the UI flags it).
     min_coverage : float
         Share of a series' episodes a recurring item must appear in (series of ≥ 3 episodes).
+    strict_coverage : float
+        Share of a series' episodes an item missing from two of them or more must appear in (series of
+        ≥ 3 episodes): a theme plays in nearly every episode, a scene cue of a series without a theme in some.
     score_threshold : float
         Minimum scorer probability of a run when the scorer is used alone (an episode without
         siblings): of its core, and on average over the run refined to the pauses around it.
@@ -77,6 +80,7 @@ class IntroConfig:
     max_len: float = 120.0
     confidence_threshold: float = 0.7
     min_coverage: float = 0.5
+    strict_coverage: float = 0.7
     score_threshold: float = 0.5
     align: AlignConfig = field(default_factory=AlignConfig)
 
@@ -85,7 +89,7 @@ class IntroConfig:
             raise ConfigError(f"intro: need 0 < min_len < max_len, got {self.min_len!r}, {self.max_len!r}")
         if self.search_window <= self.min_len:
             raise ConfigError(f"intro: search_window must exceed min_len, got {self.search_window!r}")
-        for name in ("confidence_threshold", "min_coverage", "score_threshold"):
+        for name in ("confidence_threshold", "min_coverage", "strict_coverage", "score_threshold"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"intro: {name} must be in [0, 1], got {v!r}")

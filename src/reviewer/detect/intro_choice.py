@@ -33,7 +33,10 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
     * Copies that end where their episode ends are end credits; they are set
       aside (a show may play its theme under the credits too) and the item is
       judged on the others: when those are too few, it is the credits.
-    * Too short (ident, sting), too long, or in too few episodes (a recap clip): rejected.
+    * Too short (ident, sting), too long, or in too few episodes (a recap clip): rejected. Missing
+      from two episodes or more, an item must be in ``strict_coverage`` of them: the theme plays in
+      nearly every episode of a series; a series without one has scene cues that play in some episodes,
+      once (a cue heard in 3 of 5 episodes is no theme).
     * Heard more than once per episode on average (``multiplicity`` > 1.25,
       disjoint copies), or twice, apart, in any one episode: a recurring cue,
       rejected — the theme plays once per episode (its copies under the end
@@ -75,6 +78,9 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
         return 0.0
     if n_eps >= 3 and coverage < config.min_coverage:
         item.score, item.reason = 0.0, f"in {len(eps)} of {n_eps} episodes only: recap clip or chance"
+        return 0.0
+    if n_eps >= 3 and coverage < config.strict_coverage and n_eps - len(eps) >= 2:
+        item.score, item.reason = 0.0, f"missing from {n_eps - len(eps)} of {n_eps} episodes: a scene cue, not a theme"
         return 0.0
     if multiplicity > 1.25:
         item.score, item.reason = 0.0, f"recurs {multiplicity:.1f}× per episode: a recurring cue"

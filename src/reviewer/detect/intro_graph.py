@@ -46,7 +46,9 @@ def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 4
     * A piece inside the region on both sides (a phrase matched to its own
       repeat) is absorbed.
     * A match broken by a dip continues on the same diagonal (``max_dip``: the
-      longest break, seconds, both sides alike).
+      longest break, seconds, both sides alike) — the region's corner's, or any
+      of its pieces' (after a phrase matched to its own repeat the corner lies
+      off the last piece's diagonal, on which a shortened copy's ending goes on).
 
     Anything else stays apart: a cue followed by the theme after pauses that
     differ by less than 3 s is not a skip, so it is two items. Nothing is joined
@@ -68,10 +70,17 @@ def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 4
         i0, i1 = max(0, int((t0 - 0.25) / hop)), min(q.size, int(np.ceil((t1 + 0.25) / hop)))
         return bool(q[i0:i1].any())
 
+    def continues(p: Match, m: Match) -> bool:
+        # m goes on from piece p on p's diagonal (a dip), as ``same_diag`` below for the region's corner
+        ga, gb = m.a_start - p.a_end, m.b_start - p.b_end
+        pz_a, pz_b = paused(quiet_a, p.a_end, m.a_start), paused(quiet_b, p.b_end, m.b_start)
+        return (abs(ga - gb) < (0.15 if pz_a or pz_b else 0.5) and -max_gap <= max(ga, gb) <= max_dip
+                and not (pz_a and pz_b) and m.a_end >= p.a_end + 1.0 and m.b_end >= p.b_end + 1.0)
+
     out: list[list] = []
     for m in sorted(matches, key=lambda m: m.a_start):
         for g in reversed(out):
-            (a0, a1), (b0, b1), sc, w = g
+            (a0, a1), (b0, b1), sc, w, _ = g
             ga, gb = m.a_start - a1, m.b_start - b1
             if not (m.a_start > a0 and m.b_start > b0 and max(a1, m.a_end) - a0 <= max_len):
                 continue
@@ -90,13 +99,17 @@ def chain(matches: Sequence[Match], *, max_gap: float = 2.0, max_skip: float = 4
                     and not (pz_a or pz_b))
             same_diag = (abs(ga - gb) < (0.15 if pz_a or pz_b else 0.5) and -max_gap <= max(ga, gb) <= max_dip
                          and not (pz_a and pz_b))
+            # the region's last piece may lie off the region's corner: a phrase matched to its own repeat (the
+            # short side stepped back) ends where the shortened copy's ending goes on, on that piece's diagonal
+            if not (inside or skip or same_diag):
+                same_diag = any(continues(p, m) for p in g[4])
             if inside or skip or same_diag:
                 g[:] = [(a0, max(a1, m.a_end)), (b0, max(b1, m.b_end)),
-                        (sc * w + m.score * m.length) / (w + m.length), w + m.length]
+                        (sc * w + m.score * m.length) / (w + m.length), w + m.length, g[4] + [m]]
                 break
         else:
-            out.append([(m.a_start, m.a_end), (m.b_start, m.b_end), m.score, m.length])
-    return [(a, b, s) for a, b, s, _ in out]
+            out.append([(m.a_start, m.a_end), (m.b_start, m.b_end), m.score, m.length, [m]])
+    return [(a, b, s) for a, b, s, _, _ in out]
 
 
 def _iou(x: tuple[float, float], y: tuple[float, float]) -> float:
