@@ -133,3 +133,26 @@ def test_normalise_in_place_is_bitwise_the_copying_one():
         assert np.array_equal(align._normalise(y, inplace=True), want)
     x64 = rng.standard_normal((50, 20))
     assert np.array_equal(align._normalise(x64), _normalise_reference(x64))
+
+
+@pytest.mark.parametrize("n", [5, align.SHIFT_BLOCK + 1, 3 * align.SHIFT_BLOCK + 7, 4 * align.SHIFT_BLOCK])
+def test_shifted_rows_computed_by_blocks_are_bitwise_the_whole_matrix(n):
+    rng = np.random.default_rng(n)
+    fine = align._normalise(rng.standard_normal((n, 63)).astype(np.float32))
+    fine[rng.random(n) < 0.1] = 0.0
+    for q in (0.981, 1.0, 1.043):
+        k = fine.shape[1]
+        src = np.arange(align.MARGIN, k - align.MARGIN) - align.BPO * np.log2(q)
+        j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
+        j1 = np.clip(j0 + 1, 0, k - 1)
+        v = (src - j0).astype(np.float32)
+        want = _normalise_reference(fine[:, j0] * (1 - v) + fine[:, j1] * v)
+        sh = align._ShiftedRows(fine, q)
+        for lo in rng.integers(-3, n + 3, size=6):  # a few windows in random order, some off the ends
+            sh.rows(lo, lo + int(rng.integers(1, 40)))
+        done = np.repeat(sh.done, align.SHIFT_BLOCK)[:n]
+        assert np.array_equal(sh.x[done], want[done])
+        nn = np.einsum("ij,ij->i", want, want)
+        nb = np.append(np.einsum("ij,ij->i", want[:-1], want[1:]), nn[-1])
+        assert np.allclose(sh.nn[done], nn[done], atol=1e-6) and np.allclose(sh.nb[done], nb[done], atol=1e-6)
+        assert np.array_equal(sh.rows(0, n).x, want) and sh.done.all()

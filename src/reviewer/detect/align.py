@@ -287,23 +287,67 @@ class AlignConfig:
     refine_frames: int = 300
 
 
+SHIFT_BLOCK = 256  # rows of a band-shifted profile computed at a time
+
+
+class _ShiftedRows:
+    """The rows of ``fine`` with bands shifted for ratio ``q`` (central bands, rows normalised), block by block.
+
+    Only the blocks a search touches are computed. Each computation covers at least ``SHIFT_BLOCK + 1``
+    rows with the layout of the whole-matrix one, so every row is bitwise the row the whole matrix would
+    hold (its sums run in the same order). Also per row: squared norm ``nn``, norm ``rn`` and the dot
+    product ``nb`` with the next row (the last row's with itself), float64.
+    """
+
+    def __init__(self, fine: np.ndarray, q: float) -> None:
+        n, k = fine.shape
+        src = np.arange(MARGIN, k - MARGIN) - BPO * np.log2(q)
+        self.j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
+        self.j1 = np.clip(self.j0 + 1, 0, k - 1)
+        self.v = (src - self.j0).astype(np.float32)
+        self.fine = fine
+        self.x = np.zeros((n, k - 2 * MARGIN), np.float32)
+        self.nn, self.nb, self.rn = np.zeros(n), np.zeros(n), np.zeros(n)
+        self.done = np.zeros(-(-n // SHIFT_BLOCK), bool)
+
+    def rows(self, lo: int, hi: int) -> "_ShiftedRows":
+        """Make rows ``[lo, hi)`` (clipped to the profile) available in ``x``, ``nn``, ``nb``, ``rn``."""
+        lo, hi = max(0, int(lo)), min(self.x.shape[0], int(hi))
+        for b in range(lo // SHIFT_BLOCK, (hi - 1) // SHIFT_BLOCK + 1 if hi > lo else 0):
+            if not self.done[b]:
+                self._block(b)
+        return self
+
+    def _block(self, b: int) -> None:
+        n = self.x.shape[0]
+        r0, r1 = b * SHIFT_BLOCK, min(n, (b + 1) * SHIFT_BLOCK)
+        c0 = max(0, min(r0, n - SHIFT_BLOCK - 1))
+        c1 = min(n, max(r1 + 1, c0 + SHIFT_BLOCK + 1))  # one row past the block: its neighbour product
+        x = self.fine[c0:c1]
+        z, t = x[:, self.j0], x[:, self.j1]  # x[:, j0] * (1 - v) + x[:, j1] * v in place (the same layout: the same sums)
+        z *= 1 - self.v
+        t *= self.v
+        z += t
+        z = _normalise(z, inplace=True)
+        self.x[c0:c1] = z
+        nn = np.einsum("ij,ij->i", z, z).astype(np.float64)
+        self.nn[c0:c1] = nn
+        self.rn[c0:c1] = np.sqrt(nn)
+        self.nb[c0 : c1 - 1] = np.einsum("ij,ij->i", z[:-1], z[1:])
+        if c1 == n:
+            self.nb[n - 1] = nn[-1]
+        self.done[b] = True
+
+
+def _shifted_rows(p: Profile, q: float) -> _ShiftedRows:
+    """The band-shifted rows of ``p.fine`` for ratio ``q``, computed when needed; cached per episode and ratio."""
+    return p.derived(("shift", round(q, 6)), lambda: _ShiftedRows(p.fine, q))
+
+
 def _shifted(p: Profile, q: float) -> np.ndarray:
     """``p.fine`` with its bands shifted for ratio ``q`` (central bands, rows normalised); cached per episode."""
-
-    def make() -> np.ndarray:
-        x = p.fine
-        k = x.shape[1]
-        src = np.arange(MARGIN, k - MARGIN) - BPO * np.log2(q)
-        j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
-        j1 = np.clip(j0 + 1, 0, k - 1)
-        v = (src - j0).astype(np.float32)
-        z, t = x[:, j0], x[:, j1]  # x[:, j0] * (1 - v) + x[:, j1] * v in place (the same layout: the same sums)
-        z *= 1 - v
-        t *= v
-        z += t
-        return _normalise(z, inplace=True)
-
-    return p.derived(("shift", round(q, 6)), make)
+    sh = _shifted_rows(p, q)
+    return sh.rows(0, sh.x.shape[0]).x
 
 
 def _sample(p: Profile, pos: np.ndarray, *, q: float) -> np.ndarray:
@@ -311,30 +355,18 @@ def _sample(p: Profile, pos: np.ndarray, *, q: float) -> np.ndarray:
 
     Returns (len(pos), K - 2·MARGIN), rows centred and normalised; rows outside ``p`` are zero.
     """
-    x = _shifted(p, q)
-    n = x.shape[0]
+    sh = _shifted_rows(p, q)
+    n = sh.x.shape[0]
     inside = (pos >= 0) & (pos <= n - 1)
     pc = np.clip(pos, 0, n - 1)
     i0 = np.floor(pc).astype(int)
     i1 = np.minimum(i0 + 1, n - 1)
+    x = sh.rows(int(i0.min()), int(i0.max()) + 2).x if i0.size else sh.x
     w = (pc - i0)[:, None].astype(np.float32)
     out = x[i0] * (1 - w) + x[i1] * w  # rows of x are centred, so their blends are too: only rescale
     norm = np.sqrt(np.einsum("ij,ij->i", out, out))
     out *= (inside / np.maximum(norm, 1e-6)).astype(np.float32)[:, None]
     return out
-
-
-def _shift_stats(p: Profile, q: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Squared norms of the rows of :func:`_shifted`, dot products of neighbouring rows and norms (float64); cached."""
-
-    def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x = _shifted(p, q)
-        nn = np.einsum("ij,ij->i", x, x).astype(np.float64)
-        nb = nn.copy()
-        nb[:-1] = np.einsum("ij,ij->i", x[:-1], x[1:])
-        return nn, nb, np.sqrt(nn)
-
-    return p.derived(("shift_stats", round(q, 6)), make)
 
 
 #: bound on the float32 rounding of :func:`refine`'s exact offset scores (interpolation, norms, the sum over a
@@ -349,16 +381,15 @@ def _offset_scores(fc: np.ndarray, p: Profile, base: np.ndarray, offs: np.ndarra
     The exact computation interpolates and normalises ``len(offs) × len(base)`` rows; here the
     interpolated row's dot product and norm come from the dot products of ``fc[j]`` with the few
     rows of the shifted profile around ``base[j]`` and the cached row norms and neighbour products
-    (:func:`_shift_stats`): ``|(1-w)a + wb|² = (1-w)²|a|² + 2w(1-w)a·b + w²|b|²``.
+    (:class:`_ShiftedRows`): ``|(1-w)a + wb|² = (1-w)²|a|² + 2w(1-w)a·b + w²|b|²``.
 
     Returns
     -------
     (scores, bound) : two np.ndarray [shape=(len(offs),), float64]
         The scores and a bound on their difference from the exact float32 ones.
     """
-    x = _shifted(p, q)
-    nn, nb, rn = _shift_stats(p, q)
-    n = x.shape[0]
+    sh = _shifted_rows(p, q)
+    n = sh.x.shape[0]
     if base[0] + offs[0] >= 0 and base[-1] + offs[-1] <= n - 1 and np.all(np.diff(base) >= 0):
         inside = 1.0  # every position of the exact computation is inside (additions are monotonic)
     else:
@@ -369,6 +400,8 @@ def _offset_scores(fc: np.ndarray, p: Profile, base: np.ndarray, offs: np.ndarra
     w0 = 1 - w
     lo = fl.astype(int) + int(offs[0]) - 1  # first row of each frame's window: rows lo + t, t < span
     span = int(offs[-1] - offs[0]) + 3
+    sh.rows(int(lo.min()), int(lo.max()) + span)
+    x, nn, nb, rn = sh.x, sh.nn, sh.nb, sh.rn
     d = np.matmul(x[np.clip(lo[:, None] + np.arange(span), 0, n - 1)], fc[:, :, None])[:, :, 0].T  # (span, C)
     t = offs - offs[0] + 1  # the row of offset o in each window: floor(base) + o
     num = w0 * d[t] + w * d[t + 1]
