@@ -20,7 +20,12 @@ The chain:
    the split candidate is added too (:func:`split_merged_prechorus`; the
    pre-chorus share is of a typical occurrence, so a pre-chorus + half chorus still splits); so is the
    candidate whose longer occurrences are cut where the shortest one (a song's opening chorus) matches
-   them in chroma, the heads being pre-choruses without a level rise (:func:`split_at_template`);
+   them in chroma, the heads being pre-choruses without a level rise (:func:`split_at_template`), and the
+   one cut where the aligned novelty peaks and the head does not recur inside the occurrence (a pre-chorus
+   as loud as its chorus: a chorus repeats its first bars, a pre-chorus does not;
+   :func:`split_unrepeated_head`); an occurrence 1.3–1.75× the typical length whose half part is the
+   chorus's first half in chroma is cut where the song's chorus-start timbre (a crash, a fill) places
+   the full chorus (a half chorus joined to a full one, :func:`chorus_start_cut`);
 4. candidates are ranked by a learned :class:`~reviewer.detect.ranker.HookRanker`
    when given, else by :func:`~reviewer.detect.ranker.heuristic_score`; an
    optional learned :class:`~reviewer.models.scorer.SegmentScorer` feeds the
@@ -106,6 +111,10 @@ class HookConfig:
     split_min_novelty: float = 0.3
     #: shortest pre-chorus a split may cut off (a chorus's first phrase is shorter)
     split_min_prechorus: float = 6.0
+    #: a pre-chorus as loud as its chorus: split where the aligned novelty peaks and the head does not recur
+    #: inside the occurrence (a chorus repeats its first bars, a pre-chorus does not)
+    split_unrepeated_head: bool = True
+    head_max_recur: float = 0.75
     #: occurrences longer than the shortest one (a song opening with its chorus) cut where it matches them
     #: (chroma), when the head before does not sound like it (a pre-chorus without a level rise)
     split_at_template: bool = True
@@ -121,6 +130,9 @@ class HookConfig:
     #: an occurrence j× the typical length is cut into j back-to-back choruses only if the parts' levels
     #: differ by at most this (a quiet outro over the chorus's chords is not a chorus)
     multiple_max_level_gap_db: float = 3.0
+    #: an occurrence 1.3–1.75× the typical length (a half chorus joined to a full one) is cut where the song's
+    #: chorus-start timbre (a crash, a fill) places the full chorus's start
+    split_half_chorus: bool = True
     #: a short occurrence whose missing head matches the others' heads (chroma) gets it back
     extend_short_heads: bool = True
     head_min_sim: float = 0.75
@@ -226,20 +238,92 @@ def _grid_track(song: SongFeatures, name: str, grid_res: float) -> np.ndarray:
     return ssm.sync_frames(tr.times, tr.values, duration=song.duration, resolution=grid_res)[1]
 
 
+def chorus_start_cut(span: tuple[float, float], refs: Sequence[tuple[float, float]], timbre: np.ndarray, *,
+                     resolution: float, chroma_sim: np.ndarray | None = None, length: float = 1.0, search: float = 1.0,
+                     min_score: float = 0.5, min_margin: float = 0.5, min_sim: float = 0.8) -> float | None:
+    """Where the full chorus starts inside an occurrence of 1.5 choruses (a half chorus played into a full
+    one, or a full one followed by a half), or None when the song does not say.
+
+    In chroma a half + full chorus is three equal phrases, like a chorus and a half. What marks where a
+    chorus begins is how the song opens its choruses (a cymbal crash, a fill, the lead coming in): the
+    timbre (z-scored ``timbre`` frames, e.g. MFCC) over ``length`` s at the starts of the full-length
+    occurrences ``refs`` (the start signature) differs from the timbre half a chorus in (the middle
+    signature). The two readings put the full chorus's start one typical length before the end (half +
+    full) or one typical length after the start (full + half); at each (± ``search`` s) the grid step
+    scored as (distance to the middle signature − distance to the start signature) is taken, and the
+    better reading wins when it scores ≥ ``min_score`` and ``min_margin`` above the other. The
+    references must agree (each one's start scores ≥ ``min_score``), and with ``chroma_sim`` the
+    half part must be the chorus's first half in chroma (mean ≥ ``min_sim`` against the references'
+    heads): a pre-chorus + chorus, also about 1.5 choruses long, is not cut.
+    """
+    refs = [(float(a), float(b)) for a, b in refs]
+    if len(refs) < 2:
+        return None
+    m, w = timbre.shape[0], max(1, int(round(length / resolution)))
+    z = (timbre - timbre.mean(0)) / (timbre.std(0) + 1e-9)
+    T = float(np.median([b - a for a, b in refs]))
+    s, e = float(span[0]), float(span[1])
+
+    def sig(t: float) -> np.ndarray | None:
+        i = int(round(t / resolution))
+        return z[i:i + w].mean(0) if 0 <= i and i + w <= m else None
+
+    starts = [sig(a) for a, _ in refs]
+    mids = [sig(a + T / 2) for a, _ in refs]
+    if any(x is None for x in starts + mids):
+        return None
+    S, M = np.mean(starts, axis=0), np.mean(mids, axis=0)
+    if min(float(np.linalg.norm(f - M) - np.linalg.norm(f - S)) for f in starts) < min_score:
+        return None  # the references do not open alike
+
+    def best_near(t0: float) -> tuple[float, float]:
+        ts = [t for t in np.arange(t0 - search, t0 + search + 1e-9, resolution) if s + 0.3 * T <= t <= e - 0.3 * T]
+        sc = [(float(np.linalg.norm(f - M) - np.linalg.norm(f - S)), float(t)) for t in ts
+              if (f := sig(t)) is not None]
+        return max(sc) if sc else (-np.inf, t0)
+
+    def half_matches(h0: float, h1: float) -> bool:  # the half part against the references' heads
+        if chroma_sim is None:
+            return True
+        n, i0 = int(round((h1 - h0) / resolution)), int(round(h0 / resolution))
+        if n < 1 or i0 + n > chroma_sim.shape[0]:
+            return False
+        u = np.arange(n)
+        sims = [float(np.mean(chroma_sim[i0 + u, int(round(a / resolution)) + u])) for a, _ in refs
+                if int(round(a / resolution)) + n <= chroma_sim.shape[0]]
+        return bool(sims) and float(np.mean(sims)) >= min_sim
+
+    a, b = best_near(e - T), best_near(s + T)  # half + full, full + half
+    (top, t), other = (a, b[0]) if a[0] >= b[0] else (b, a[0])
+    if top < min_score or top - other < min_margin:
+        return None
+    t = round(t / resolution) * resolution
+    return t if (half_matches(s, t) if a[0] >= b[0] else half_matches(t, e)) else None
+
+
 def _split_multiples(occ: list[tuple[float, float]], rms: np.ndarray | None = None, *, resolution: float = 0.5,
-                     max_level_gap_db: float = 3.0) -> list[tuple[float, float]]:
+                     max_level_gap_db: float = 3.0, timbre: np.ndarray | None = None,
+                     chroma_sim: np.ndarray | None = None) -> list[tuple[float, float]]:
     """Cut an occurrence about j× (j ≥ 2) the typical length into j equal parts (back-to-back choruses).
 
     Back-to-back choruses are equally loud; when the parts' mean levels (grid ``rms``) differ by more
     than ``max_level_gap_db`` the tail is something else over the chorus's chords (a quiet outro), and
-    the occurrence is kept whole.
+    the occurrence is kept whole. With ``timbre``, an occurrence 1.3–1.75× the typical length (a half
+    chorus joined to a full one) is cut where the full chorus starts when the song's chorus-start
+    timbre says where (:func:`chorus_start_cut`), instead of equally or not at all.
     """
     if len(occ) < 2:
         return occ
     typical = float(np.median([e - s for s, e in occ]))
     db = None if rms is None else _level_db(rms)
+    refs = [(s, e) for s, e in occ if abs((e - s) - typical) <= 0.2 * typical]
     out = []
     for s, e in occ:
+        if timbre is not None and 1.3 * typical <= e - s <= 1.75 * typical:
+            c = chorus_start_cut((s, e), refs, timbre, resolution=resolution, chroma_sim=chroma_sim)
+            if c is not None:
+                out.extend([(s, c), (c, e)])
+                continue
         j = int(round((e - s) / typical))
         if j >= 2 and abs((e - s) / j - typical) < 0.25 * typical:
             parts = [(s + i * (e - s) / j, s + (i + 1) * (e - s) / j) for i in range(j)]
@@ -361,7 +445,10 @@ def split_at_template(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray
 
 def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, duration: float,
                 novelty: np.ndarray | None = None, rms: np.ndarray | None = None,
-                an: ssm.SsmAnalysis | None = None) -> list[Candidate]:
+                an: ssm.SsmAnalysis | None = None, timbre: np.ndarray | None = None) -> list[Candidate]:
+    if not config.split_half_chorus:
+        timbre = None
+    csim = an.chroma if an is not None else None
     seen: set[tuple[int, ...]] = set()
     out = []
     for st in structures:
@@ -372,7 +459,8 @@ def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, dura
                 continue
             raw = _split_key_changes([(secs[i][0], secs[i][1]) for i in idx], an, config)
             occ = _split_multiples(raw, rms, resolution=config.resolution,
-                                   max_level_gap_db=config.multiple_max_level_gap_db)
+                                   max_level_gap_db=config.multiple_max_level_gap_db, timbre=timbre,
+                                   chroma_sim=csim)
             tsplit = None
             if config.split_at_template and an is not None and an.chroma is not None:
                 tsplit = split_at_template(raw, an.chroma, resolution=config.resolution, min_part=config.split_min_prechorus,
@@ -393,7 +481,8 @@ def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, dura
             out.append(Candidate(occurrences=occ, prechorus=pre, k=st.k))
             if tsplit is not None:
                 tocc = _split_multiples(tsplit[0], rms, resolution=config.resolution,
-                                        max_level_gap_db=config.multiple_max_level_gap_db)
+                                        max_level_gap_db=config.multiple_max_level_gap_db, timbre=timbre,
+                                        chroma_sim=csim)
                 tsig = tuple(int(round(s / 2.0)) for s, _ in tocc)
                 if tsig not in seen:
                     seen.add(tsig)
@@ -404,6 +493,19 @@ def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, dura
                                             min_part=config.split_min_prechorus)
                 if sp is not None:
                     out.append(Candidate(occurrences=sp[0], prechorus=sp[1], k=st.k))
+            if novelty is not None and config.split_unrepeated_head and an is not None and an.chroma is not None:
+                # on the occurrences before the back-to-back split: a pre-chorus + two choruses is cut in two
+                # only once the pre-chorus is off
+                uh = split_unrepeated_head(raw, novelty, an.chroma, resolution=config.resolution,
+                                           min_part=config.split_min_prechorus, min_novelty=config.split_min_novelty,
+                                           max_recur=config.head_max_recur)
+                if uh is not None:
+                    uocc = _split_multiples(uh[0], rms, resolution=config.resolution,
+                                            max_level_gap_db=config.multiple_max_level_gap_db, timbre=timbre,
+                                            chroma_sim=csim)
+                    # not registered in ``seen``: a later structure's own label with these starts is still added
+                    if tuple(int(round(s / 2.0)) for s, _ in uocc) not in seen:
+                        out.append(Candidate(occurrences=uocc, prechorus=uh[1], k=st.k))
     return out
 
 
@@ -559,6 +661,57 @@ def _split_aligned(occ: Sequence[tuple[float, float]], novelty: np.ndarray, rms:
     return [(s + off, e) for s, e in occ], [(s, s + off) for s, _ in occ]
 
 
+def split_unrepeated_head(occ: Sequence[tuple[float, float]], novelty: np.ndarray, chroma_sim: np.ndarray, *,
+                          resolution: float, min_part: float = 6.0, max_share: float = 0.45, min_novelty: float = 0.3,
+                          max_recur: float = 0.75) -> tuple[list[tuple[float, float]], list[tuple[float, float]]] | None:
+    """Split a pre-chorus merged into every occurrence when it is as loud as the chorus.
+
+    :func:`split_merged_prechorus` needs a level rise where the chorus lands; a pre-chorus that
+    builds up to the chorus's level (electronic songs) has none. The chords tell them apart instead:
+    a chorus repeats its own phrases, so a chorus's first bars recur later inside the occurrence,
+    while a pre-chorus's do not. The occurrences (but a back-to-back repeat, which has no pre-chorus
+    of its own) are aligned at their starts; among the offsets between ``min_part`` s and
+    ``max_share`` of a typical occurrence where the mean novelty peaks (≥ ``min_novelty``), the
+    strongest one whose head recurs in no occurrence (best mean key-invariant chroma similarity of
+    the head to an equally long stretch starting after it < ``max_recur``) is where the chorus
+    starts. A cut inside a chorus, or inside a pre-chorus that repeats its own bars, leaves a head
+    that recurs. A first occurrence whose head recurs and that is shorter by about the head (a song
+    opening with its chorus) is kept whole.
+
+    Returns (choruses, pre-choruses) or None.
+    """
+    occ = [(float(s), float(e)) for s, e in occ]
+    free = [not (i > 0 and abs(occ[i][0] - occ[i - 1][1]) <= 2 * resolution) for i in range(len(occ))]
+    al = [o for o, f in zip(occ, free) if f]
+    if len(al) < 2:
+        return None
+    m = min(novelty.size, chroma_sim.shape[0])
+    n = int(min(e - s for s, e in al) / resolution)
+    typical = float(np.median([e - s for s, e in al])) / resolution
+    idx = [int(round(s / resolution)) for s, _ in al]
+    ends = [min(m, int(round(e / resolution))) for _, e in al]
+    lo = int(round(min_part / resolution))
+    hi = min(int(max_share * typical), n - lo)
+    if hi < lo or any(i + n > m for i in idx):
+        return None
+    nov = np.mean([novelty[i:i + n] for i in idx], axis=0)
+    peaks = [j for j in range(lo, hi + 1) if nov[j] >= min_novelty and nov[j] >= nov[max(0, j - 1):j + 2].max()]
+    for j in sorted(peaks, key=lambda j: -nov[j]):
+        # the head must have room to recur after itself; a first occurrence a head shorter than typical whose
+        # head recurs already opens with the chorus (a song opening with its chorus) and stays whole
+        rec = [_recurs_inside(chroma_sim, i, i + j, e) if e - i >= 2 * j else None for i, e in zip(idx, ends)]
+        opens = [k == 0 and r is not None and r >= max_recur and e - i <= typical - 0.5 * j
+                 for k, (r, i, e) in enumerate(zip(rec, idx, ends))]
+        cut = [not o for o in opens]
+        if (sum(cut) >= 2 and any(r is not None for r, c in zip(rec, cut) if c)
+                and all(r is None or r < max_recur for r, c in zip(rec, cut) if c)):
+            off = j * resolution
+            parts = iter([(s + off, e) if c else (s, e) for (s, e), c in zip(al, cut)])
+            return ([next(parts) if f else o for o, f in zip(occ, free)],
+                    [(s, s + off) for (s, _), c in zip(al, cut) if c])
+    return None
+
+
 def _snippet(start: float, duration: float, length: float) -> tuple[float, float]:
     if duration <= length:
         return 0.0, float(duration)
@@ -624,7 +777,7 @@ def _analyse_song(song: SongFeatures | str | Path | Audio, *, config: HookConfig
     structures = ssm.spectral_structures(an.affinity, mfcc, resolution=res, k_values=config.k_values,
                                          min_section=config.min_section, random_state=config.random_state)
     curve, seg_p = _scorer_curves(song, scorer, grid, res, config)
-    cands = _candidates(structures, config=config, duration=dur, novelty=an.novelty, rms=rms, an=an)
+    cands = _candidates(structures, config=config, duration=dur, novelty=an.novelty, rms=rms, an=an, timbre=mfcc)
     feats = []
     for c in cands:
         st = next(s for s in structures if s.k == c.k)
