@@ -114,7 +114,7 @@ class HookConfig:
     #: a pre-chorus as loud as its chorus: split where the aligned novelty peaks and the head does not recur
     #: inside the occurrence (a chorus repeats its first bars, a pre-chorus does not)
     split_unrepeated_head: bool = True
-    head_max_recur: float = 0.75
+    head_max_recur: float = 0.8
     #: occurrences longer than the shortest one (a song opening with its chorus) cut where it matches them
     #: (chroma), when the head before does not sound like it (a pre-chorus without a level rise)
     split_at_template: bool = True
@@ -663,7 +663,7 @@ def _split_aligned(occ: Sequence[tuple[float, float]], novelty: np.ndarray, rms:
 
 def split_unrepeated_head(occ: Sequence[tuple[float, float]], novelty: np.ndarray, chroma_sim: np.ndarray, *,
                           resolution: float, min_part: float = 6.0, max_share: float = 0.45, min_novelty: float = 0.3,
-                          max_recur: float = 0.75) -> tuple[list[tuple[float, float]], list[tuple[float, float]]] | None:
+                          max_recur: float = 0.8) -> tuple[list[tuple[float, float]], list[tuple[float, float]]] | None:
     """Split a pre-chorus merged into every occurrence when it is as loud as the chorus.
 
     :func:`split_merged_prechorus` needs a level rise where the chorus lands; a pre-chorus that
