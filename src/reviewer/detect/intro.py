@@ -333,7 +333,11 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
         return snap_to_pauses(s, t, copy_pauses(profiles[e].level_db, s, t, hop=hop), hop=hop,
                               level_db=profiles[e].level_db, quiet_before=align.quiet_mask(profiles[e]))
 
-    carried = carry_boundaries(chosen, items, durations, settle=settle) if chosen is not None else {}
+    def pauses(e: int, s: float, t: float) -> np.ndarray:
+        return copy_pauses(profiles[e].level_db, s, t, hop=profiles[e].hop)
+
+    carried = (carry_boundaries(chosen, items, durations, settle=settle, pauses=pauses, hop=profiles[0].hop)
+               if chosen is not None else {})
     bounds: dict[int, tuple[float, float]] = {}
     for e in range(n):
         mine = [nd for nd in chosen.nodes if nd.ep == e] if chosen is not None else []

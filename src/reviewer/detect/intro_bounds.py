@@ -14,7 +14,8 @@ from reviewer.detect.intro_graph import Item, best_node, node_interval
 
 def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
                       reach: float = 6.0, settle=None, trim_reach: float = 2.0,
-                      contradict: float = 1.0) -> dict[int, tuple[float, float]]:
+                      contradict: float = 1.0, pauses=None, hop: float = 0.05,
+                      stop_near: float = 0.5) -> dict[int, tuple[float, float]]:
     """Each episode's theme interval, its ends carried over from the siblings through the alignment.
 
     A fade or dialogue over the end of one copy cuts every match of that copy early;
@@ -34,6 +35,13 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
     misaligned there — a shortened copy's phrase matched to its own repeat, or a
     partner whose own boundary is off: when the median of all links does not move
     the boundary, the others decide without it (one alone too).
+
+    ``pauses(e, start, end)`` (the detector passes :func:`copy_pauses` of episode ``e``,
+    ``hop`` s frames) vetoes a carried end that lies past a pause of this copy which
+    begins within ``stop_near`` s of the copy's matched end and is over before the
+    carried end: the copy's sound stopped there (a hard cut to the next scene's
+    ambience), and what follows the pause is the next scene, not more theme (a partner
+    matched one repeated bar off carries its end a bar too far).
     """
     base: dict[int, tuple[Node, tuple[float, float]]] = {}
     for e in sorted({nd.ep for nd in chosen.nodes}):
@@ -73,7 +81,8 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
             for cand in (ends, [x for x in ends if x >= t - contradict]):
                 t2 = float(np.median(cand)) if cand else t
                 if t < t2 <= t + reach:
-                    t = min(t2, durations[e])
+                    if pauses is None or not sound_stops(pauses(e, s, t), t, t2, hop=hop, near=stop_near):
+                        t = min(t2, durations[e])
                     break
         if len(starts) >= 2:
             for cand in (starts, [x for x in starts if x <= s + contradict]):
@@ -83,6 +92,25 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
                     break
         out[e] = (s, t)
     return out
+
+
+def sound_stops(quiet: np.ndarray, end: float, carried: float, *, hop: float, near: float = 0.5) -> bool:
+    """Whether a pause of ``quiet`` (``hop`` s frames) begins within ``near`` s of ``end`` and is over before
+    ``carried`` (the sound resumes there: a copy cut hard to the next scene)."""
+    q = np.asarray(quiet, bool)
+    k0, k1 = max(0, int(round((end - near) / hop))), min(q.size, int(round((end + near) / hop)) + 1)
+    if k0 >= k1:
+        return False
+    run = np.flatnonzero(q[k0:k1])
+    if not run.size:
+        return False
+    a = k0 + int(run[0])
+    if a == k0 and k0 > 0 and q[k0 - 1]:  # a pause begun before the match's end zone: not where this copy stops
+        return False
+    b = a
+    while b < q.size and q[b]:
+        b += 1
+    return b < q.size and b * hop < carried
 
 
 def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, reach_start: float = 4.0,
