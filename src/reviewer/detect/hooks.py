@@ -36,7 +36,9 @@ The chain:
    the chosen candidate's short occurrences whose missing head matches the others' heads in
    chroma (a re-timbred first phrase labelled apart) get it back (:func:`extend_short_heads`); a
    further stretch repeating a full-length occurrence in chroma, at most 3 dB quieter and with the same
-   level contour, that no label grouped with it is added (:func:`add_missed_occurrences`); a
+   level contour, that no label grouped with it is added (:func:`add_missed_occurrences`), and so is a
+   stretch as loud repeating the first half of a full-length occurrence (a half chorus,
+   :func:`add_missed_half_choruses`); a
    first occurrence over 2 dB quieter than the others' median (a verse or intro over the chorus's
    chords) is dropped (:func:`drop_quiet_first`);
 5. snippet = pre-chorus + chorus of the first occurrence (the seed's
@@ -124,6 +126,11 @@ class HookConfig:
     add_missed: bool = True
     missed_min_sim: float = 0.8
     missed_max_level_gap_db: float = 3.0
+    #: a further stretch repeating the first half of the chorus (chroma, ± 1 s of tempo drift) as loudly
+    #: is added as a half chorus
+    add_missed_half: bool = True
+    missed_half_min_sim: float = 0.85
+    missed_half_max_level_gap_db: float = 1.5
     #: cut an occurrence where the key changes inside it (a half chorus joined to a chorus a key higher)
     split_key_change: bool = True
     key_change_min_sim: float = 0.8
@@ -845,6 +852,10 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
         if config.add_missed and an.chroma is not None:
             chorus = add_missed_occurrences(chorus, an.chroma, rms, resolution=res, min_sim=config.missed_min_sim,
                                             max_level_gap_db=config.missed_max_level_gap_db)
+        if config.add_missed_half and an.chroma is not None:
+            chorus = add_missed_half_choruses(chorus, an.chroma, rms, resolution=res,
+                                              min_sim=config.missed_half_min_sim,
+                                              max_level_gap_db=config.missed_half_max_level_gap_db)
         if config.quiet_first_gap_db is not None:
             kept = drop_quiet_first(chorus, rms, resolution=res, max_gap_db=config.quiet_first_gap_db)
             if len(kept) < len(chorus):  # with the pre-chorus that led into the dropped occurrence
@@ -1018,10 +1029,6 @@ def add_missed_occurrences(occ: Sequence[tuple[float, float]], chroma_sim: np.nd
     if L < 2 or any(i + L > m for i in starts):
         return occ
     u = np.arange(L)
-    lev = [float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))])) for s, e in occ]
-    floor = float(np.median(lev)) - max_level_gap_db
-    ov = int(round(max_overlap / resolution))
-    taken = [(int(round(s / resolution)), int(round(e / resolution))) for s, e in occ]
     h = L // 2
 
     def step(t: int) -> float:  # level of the second half minus the first (a quiet verse + a chorus steps up)
@@ -1029,21 +1036,78 @@ def add_missed_occurrences(occ: Sequence[tuple[float, float]], chroma_sim: np.nd
 
     tmpl_step = float(np.mean([step(i) for i in starts]))
     scores = np.full(m, -np.inf)
-    for t in range(0, m - L + 1):
-        if any(t < b - ov and t + L > a + ov for a, b in taken):
-            continue
-        if float(np.mean(db[t:t + L])) < floor or abs(step(t) - tmpl_step) > max_step_db:
-            continue
-        scores[t] = float(np.mean([np.mean(chroma_sim[i + u, t + u]) for i in starts]))
+    for t in _free_loud_starts(occ, db, L, m, resolution=resolution, max_level_gap_db=max_level_gap_db,
+                               max_overlap=max_overlap):
+        if abs(step(t) - tmpl_step) <= max_step_db:
+            scores[t] = float(np.mean([np.mean(chroma_sim[i + u, t + u]) for i in starts]))
+    return sorted(occ + _best_stretches(scores, L, min_sim=min_sim, resolution=resolution, max_overlap=max_overlap))
+
+
+def _free_loud_starts(occ: Sequence[tuple[float, float]], db: np.ndarray, length: int, m: int, *, resolution: float,
+                      max_level_gap_db: float, max_overlap: float) -> list[int]:
+    """Grid starts of the stretches of ``length`` cells overlapping no occurrence by more than ``max_overlap`` s
+    whose mean level (dB) is within ``max_level_gap_db`` of the occurrences' median level."""
+    lev = [float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))])) for s, e in occ]
+    floor = float(np.median(lev)) - max_level_gap_db
+    ov = int(round(max_overlap / resolution))
+    taken = [(int(round(s / resolution)), int(round(e / resolution))) for s, e in occ]
+    return [t for t in range(0, m - length + 1)
+            if not any(t < b - ov and t + length > a + ov for a, b in taken)
+            and float(np.mean(db[t:t + length])) >= floor]
+
+
+def _best_stretches(scores: np.ndarray, length: int, *, min_sim: float, resolution: float,
+                    max_overlap: float) -> list[tuple[float, float]]:
+    """Stretches of ``length`` cells by score (≥ ``min_sim``), best first, each overlapping no better one by more
+    than ``max_overlap`` s."""
+    scores = scores.copy()
+    ov = int(round(max_overlap / resolution))
     added = []
     while True:
         t = int(np.argmax(scores))
         if not np.isfinite(scores[t]) or scores[t] < min_sim:
             break
-        added.append((t * resolution, (t + L) * resolution))
-        lo, hi = t, t + L
-        scores[max(0, lo - L + ov + 1):max(0, hi - ov)] = -np.inf
-    return sorted(occ + added)
+        added.append((t * resolution, (t + length) * resolution))
+        scores[max(0, t - length + ov + 1):max(0, t + length - ov)] = -np.inf
+    return added
+
+
+def add_missed_half_choruses(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray, rms: np.ndarray, *,
+                             resolution: float, min_sim: float = 0.85, max_level_gap_db: float = 1.5,
+                             max_shift: float = 1.0, min_len: float = 4.0,
+                             max_overlap: float = 1.0) -> list[tuple[float, float]]:
+    """The occurrences plus every further stretch as loud that repeats the first half of the chorus.
+
+    A half chorus (the chorus's first half, then the bridge or the outro) is too short for a
+    full-length match (:func:`add_missed_occurrences`) and is often labelled apart. The templates are
+    the full-length occurrences (≥ 80 % of the longest, at least two); a stretch of half their length
+    overlapping no occurrence by more than ``max_overlap`` s whose key-invariant chroma similarity to
+    each template's first half along the diagonal (that template's start moved by up to ``max_shift``
+    s: tempo drift) averages ≥ ``min_sim`` and whose mean level is within ``max_level_gap_db`` of the
+    occurrences' median (a half chorus is played as loud as the chorus, a verse or outro over its
+    chords is quieter: the second half of such a verse was 2.8 dB under) is added, best first.
+    """
+    occ = sorted((float(s), float(e)) for s, e in occ)
+    if len(occ) < 2:
+        return occ
+    m = chroma_sim.shape[0]
+    db = _level_db(rms)
+    longest = max(e - s for s, e in occ)
+    tmpl = [(s, e) for s, e in occ if e - s >= 0.8 * longest]
+    H = int(round(min(e - s for s, e in tmpl) / resolution)) // 2
+    if len(tmpl) < 2 or H * resolution < min_len:
+        return occ
+    sh = int(round(max_shift / resolution))
+    starts = [[i + d for d in range(-sh, sh + 1) if 0 <= i + d and i + d + H <= m]
+              for i in (int(round(s / resolution)) for s, _ in tmpl)]
+    if any(not st for st in starts):
+        return occ
+    u = np.arange(H)
+    scores = np.full(m, -np.inf)
+    for t in _free_loud_starts(occ, db, H, m, resolution=resolution, max_level_gap_db=max_level_gap_db,
+                               max_overlap=max_overlap):
+        scores[t] = float(np.mean([max(float(np.mean(chroma_sim[i + u, t + u])) for i in st) for st in starts]))
+    return sorted(occ + _best_stretches(scores, H, min_sim=min_sim, resolution=resolution, max_overlap=max_overlap))
 
 
 def drop_quiet_first(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, resolution: float,
