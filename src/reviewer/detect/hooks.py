@@ -1003,6 +1003,14 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
     return out
 
 
+def _templates(occ: Sequence[tuple[float, float]]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """The occurrences in time order, and the full-length ones (≥ 80 % of the longest): the templates a
+    search for missed occurrences matches against."""
+    occ = sorted((float(s), float(e)) for s, e in occ)
+    longest = max((e - s for s, e in occ), default=0.0)
+    return occ, [(s, e) for s, e in occ if e - s >= 0.8 * longest]
+
+
 def add_missed_occurrences(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray, rms: np.ndarray, *,
                            resolution: float, min_sim: float = 0.8, max_level_gap_db: float = 3.0,
                            max_overlap: float = 1.0, max_step_db: float = 1.5) -> list[tuple[float, float]]:
@@ -1017,13 +1025,11 @@ def add_missed_occurrences(occ: Sequence[tuple[float, float]], chroma_sim: np.nd
     second half minus the first within ``max_step_db`` of the templates': a quiet verse over the chorus's
     chords running into a half chorus steps up) is added, best match first.
     """
-    occ = sorted((float(s), float(e)) for s, e in occ)
+    occ, tmpl = _templates(occ)
     if len(occ) < 2:
         return occ
     m = chroma_sim.shape[0]
     db = _level_db(rms)
-    longest = max(e - s for s, e in occ)
-    tmpl = [(s, e) for s, e in occ if e - s >= 0.8 * longest]
     L = int(round(min(e - s for s, e in tmpl) / resolution))
     starts = [int(round(s / resolution)) for s, _ in tmpl]
     if L < 2 or any(i + L > m for i in starts):
@@ -1087,13 +1093,11 @@ def add_missed_half_choruses(occ: Sequence[tuple[float, float]], chroma_sim: np.
     occurrences' median (a half chorus is played as loud as the chorus, a verse or outro over its
     chords is quieter: the second half of such a verse was 2.8 dB under) is added, best first.
     """
-    occ = sorted((float(s), float(e)) for s, e in occ)
+    occ, tmpl = _templates(occ)
     if len(occ) < 2:
         return occ
     m = chroma_sim.shape[0]
     db = _level_db(rms)
-    longest = max(e - s for s, e in occ)
-    tmpl = [(s, e) for s, e in occ if e - s >= 0.8 * longest]
     H = int(round(min(e - s for s, e in tmpl) / resolution)) // 2
     if len(tmpl) < 2 or H * resolution < min_len:
         return occ
