@@ -19,16 +19,19 @@ def _crash(n: int, rng: np.random.Generator) -> np.ndarray:
     return 0.5 * y / np.max(np.abs(y))
 
 
-def _song(parts, *, crash: bool, seed: int = 0):
-    """``parts`` = kinds verse / chorus / half / free; every chorus and half chorus opens with a crash when
-    ``crash``. Returns the MFCC grid (0.5 s) and each part's (start, end)."""
+def song_audio(parts, *, chorus, crash: bool = False, seed: int = 0, source: str = "half"):
+    """``parts`` = kinds verse / chorus / half / quiet_half (the chorus's first half at the verse's level, no
+    drums) / free; every chorus and (loud) half chorus opens with a crash when ``crash``. Returns the song
+    (loaded, features extracted) and each part's (start, end)."""
     rng = np.random.default_rng(seed)
     verse_m, chorus_m = rng.integers(0, 7, 16), rng.integers(2, 9, 8)
     ys, spans, t = [], [], 0.0
     for kind in parts:
-        if kind in ("chorus", "half"):
-            y = _section(CHORUS if kind == "chorus" else CHORUS[:4], chorus_m, key=0, gain=1.0, drums=True, rng=rng)
-            if crash:
+        if kind in ("chorus", "half", "quiet_half"):
+            loud = kind != "quiet_half"
+            y = _section(chorus if kind == "chorus" else chorus[:4], chorus_m, key=0, gain=1.0 if loud else 0.4,
+                         drums=loud, rng=rng)
+            if crash and loud:
                 y[:SR * 2] += _crash(SR * 2, rng)
         elif kind == "verse":
             y = _section((0, 5, 1, 4, 0, 5, 1, 4), verse_m, key=0, gain=0.5, drums=False, rng=rng)
@@ -40,7 +43,12 @@ def _song(parts, *, crash: bool, seed: int = 0):
         t += len(y) / SR
     y = np.concatenate(ys)
     y = (0.3 * y / np.max(np.abs(y)) + 0.002 * rng.standard_normal(y.size)).astype(np.float32)
-    song = load_song(Audio.from_array(y, SR, source=f"half-{seed}"), key="half")
+    return load_song(Audio.from_array(y, SR, source=f"{source}-{seed}"), key=source), spans
+
+
+def _song(parts, *, crash: bool, seed: int = 0):
+    """The MFCC grid (0.5 s) of :func:`song_audio` with this file's chorus, and each part's (start, end)."""
+    song, spans = song_audio(parts, chorus=CHORUS, crash=crash, seed=seed)
     return _grid_track(song, "mfcc", 0.5), spans
 
 

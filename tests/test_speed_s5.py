@@ -108,16 +108,20 @@ def _normalise_reference(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(n, 1e-6)).astype(np.float32)
 
 
+def _shifted_reference(x: np.ndarray, q: float) -> np.ndarray:
+    """The old band-shifted profile: every row blended between neighbouring bands, then normalised."""
+    k = x.shape[1]
+    src = np.arange(align.MARGIN, k - align.MARGIN) - align.BPO * np.log2(q)
+    j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
+    j1 = np.clip(j0 + 1, 0, k - 1)
+    v = (src - j0).astype(np.float32)
+    return _normalise_reference(x[:, j0] * (1 - v) + x[:, j1] * v)
+
+
 def test_shifted_profile_is_bitwise_the_blend_it_replaces(pair):
     _, pb = pair
-    x = pb.fine
-    k = x.shape[1]
     for q in (1.0, 0.97, 1.0201, 1.0612):
-        src = np.arange(align.MARGIN, k - align.MARGIN) - align.BPO * np.log2(q)
-        j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
-        j1 = np.clip(j0 + 1, 0, k - 1)
-        v = (src - j0).astype(np.float32)
-        want = _normalise_reference(x[:, j0] * (1 - v) + x[:, j1] * v)
+        want = _shifted_reference(pb.fine, q)
         got = align._shifted(pb, q)
         assert got.dtype == np.float32 and np.array_equal(got, want)
 
@@ -141,12 +145,7 @@ def test_shifted_rows_computed_by_blocks_are_bitwise_the_whole_matrix(n):
     fine = align._normalise(rng.standard_normal((n, 63)).astype(np.float32))
     fine[rng.random(n) < 0.1] = 0.0
     for q in (0.981, 1.0, 1.043):
-        k = fine.shape[1]
-        src = np.arange(align.MARGIN, k - align.MARGIN) - align.BPO * np.log2(q)
-        j0 = np.clip(np.floor(src).astype(int), 0, k - 1)
-        j1 = np.clip(j0 + 1, 0, k - 1)
-        v = (src - j0).astype(np.float32)
-        want = _normalise_reference(fine[:, j0] * (1 - v) + fine[:, j1] * v)
+        want = _shifted_reference(fine, q)
         sh = align._ShiftedRows(fine, q)
         for lo in rng.integers(-3, n + 3, size=6):  # a few windows in random order, some off the ends
             sh.rows(lo, lo + int(rng.integers(1, 40)))
