@@ -147,13 +147,34 @@ def diagonal_smooth(S: np.ndarray, width: int) -> np.ndarray:
     m = S.shape[0]
     h0, h1 = width // 2, width - 1 - width // 2
     P = np.pad(S.astype(np.float32), ((h0, h1), (h0, h1)))
-    ones = np.pad(np.ones((m, m), np.float32), ((h0, h1), (h0, h1)))
     acc = np.zeros((m, m), np.float32)
-    cnt = np.zeros((m, m), np.float32)
     for d in range(width):
         acc += P[d:d + m, d:d + m]
-        cnt += ones[d:d + m, d:d + m]
-    return acc / np.maximum(cnt, 1.0)
+    return acc / _diagonal_counts(m, width)
+
+
+_COUNTS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _diagonal_counts(m: int, width: int) -> np.ndarray:
+    """How many cells of an (m, m) matrix each cell's centred diagonal window of ``width`` covers (≥ 1), float32.
+
+    The same for every matrix of one song: computed once per (m, width) (a song's analysis smooths ~16 matrices).
+    """
+    key = (m, width)
+    got = _COUNTS.get(key)
+    if got is None:
+        h0, h1 = width // 2, width - 1 - width // 2
+        ones = np.pad(np.ones((m, m), np.float32), ((h0, h1), (h0, h1)))
+        cnt = np.zeros((m, m), np.float32)
+        for d in range(width):
+            cnt += ones[d:d + m, d:d + m]
+        got = np.maximum(cnt, 1.0)
+        got.flags.writeable = False
+        if len(_COUNTS) >= 8:
+            _COUNTS.clear()
+        _COUNTS[key] = got
+    return got
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:
@@ -244,12 +265,7 @@ def combine_affinities(chroma_S: np.ndarray, timbre_S: np.ndarray | None, *, chr
     Rank normalisation puts them on one scale whatever their raw spread.
     ``loudness_weight`` is taken off the chroma and timbre shares in proportion.
     """
-    def ranks(S: np.ndarray) -> np.ndarray:
-        flat = S.ravel()
-        r = np.empty(flat.size, np.float32)
-        r[np.argsort(flat, kind="stable")] = np.linspace(0.0, 1.0, flat.size, dtype=np.float32)
-        return r.reshape(S.shape)
-
+    ranks = rank_normalise
     if timbre_S is None:
         out = ranks(chroma_S)
     else:
@@ -257,6 +273,40 @@ def combine_affinities(chroma_S: np.ndarray, timbre_S: np.ndarray | None, *, chr
     if loudness_S is not None and loudness_weight > 0:
         out = (1.0 - loudness_weight) * out + loudness_weight * ranks(loudness_S)
     return out
+
+
+def _stable_order(flat: np.ndarray) -> np.ndarray:
+    """``np.argsort(flat, kind="stable")`` for float32 ``flat``, from one sort of 64-bit keys.
+
+    Each key is the value's bits mapped to an unsigned integer that sorts like the float (-0.0 taken as
+    +0.0, every NaN as the largest value, as numpy sorts them) in the high 32 bits and the index in the
+    low 32: the keys are distinct, so an unstable sort of them gives the stable order (~2.5× faster than
+    numpy's stable float sort, which is a merge sort; the integer sort is vectorised).
+    """
+    n = flat.size
+    u = (flat + np.float32(0.0)).view(np.uint32)  # -0.0 + 0.0 == +0.0
+    key = np.where(u >= np.uint32(0x80000000), ~u, u | np.uint32(0x80000000))
+    nan = np.isnan(flat)
+    if nan.any():
+        key[nan] = np.uint32(0xFFFFFFFF)
+    k = key.astype(np.uint64)
+    k <<= np.uint64(32)
+    k |= np.arange(n, dtype=np.uint64)
+    k.sort()
+    k &= np.uint64(0xFFFFFFFF)
+    return k.astype(np.intp)
+
+
+def rank_normalise(S: np.ndarray) -> np.ndarray:
+    """Each cell's rank among all cells (ties in row-major order), scaled to [0, 1], float32, shape of ``S``."""
+    flat = S.ravel()
+    if flat.dtype == np.float32 and flat.size < (1 << 32):
+        order = _stable_order(flat)
+    else:
+        order = np.argsort(flat, kind="stable")
+    r = np.empty(flat.size, np.float32)
+    r[order] = np.linspace(0.0, 1.0, flat.size, dtype=np.float32)
+    return r.reshape(S.shape)
 
 
 def novelty(S: np.ndarray, *, half: int) -> np.ndarray:
