@@ -78,3 +78,90 @@ def test_diagonal_smooth_equals_reference(m, width):
         got = ssm.diagonal_smooth(S, width)
         assert got.dtype == np.float32
         assert np.array_equal(got, _smooth_reference(S, width))
+
+
+def _sync_reference(times, values, *, duration, resolution=0.5):
+    """sync_frames before session 6 (np.add.at, then a per-step loop)."""
+    times = np.asarray(times, dtype=np.float64)
+    vals = np.asarray(values, dtype=np.float64)
+    if vals.ndim == 1:
+        vals = vals[:, None]
+    m = max(1, int(np.ceil(duration / resolution - 1e-9)))
+    idx = np.clip((times / resolution).astype(np.int64), 0, m - 1)
+    out = np.zeros((m, vals.shape[1]))
+    cnt = np.zeros(m)
+    ok = np.all(np.isfinite(vals), axis=1)
+    np.add.at(out, idx[ok], vals[ok])
+    np.add.at(cnt, idx[ok], 1.0)
+    for i in range(m):
+        if cnt[i] > 0:
+            out[i] /= cnt[i]
+        elif i > 0:
+            out[i] = out[i - 1]
+    return np.arange(m) * resolution, out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_sync_frames_equals_reference(seed):
+    rng = np.random.default_rng(seed)
+    n, d = int(rng.integers(1, 2500)), int(rng.choice([1, 12, 20]))
+    times = rng.random(n) * rng.uniform(1, 200)
+    if seed % 3:
+        times = np.sort(times)
+    if seed % 5 == 0:
+        times *= 0.3  # the grid's end has no frames: steps copied forward
+    values = rng.standard_normal((n, d)).astype(np.float32)
+    if d == 1 and seed % 2:
+        values = values[:, 0]
+    if seed % 4 == 0:
+        values.reshape(n, -1)[rng.integers(0, n, 5), 0] = np.nan  # dropped frames
+    dur, res = float(rng.uniform(0.5, 250)), float(rng.choice([0.25, 0.5, 1.0]))
+    g0, p0 = _sync_reference(times, values, duration=dur, resolution=res)
+    g1, p1 = ssm.sync_frames(times, values, duration=dur, resolution=res)
+    assert np.array_equal(g0, g1) and p0.shape == p1.shape
+    assert np.array_equal(p0, p1)
+
+
+def _chroma_reference(chroma: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    X = chroma - chroma.mean(axis=1, keepdims=True) * 0.5
+    X = np.maximum(X, 0.0)
+    X = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-8)
+    best_S = np.full((X.shape[0],) * 2, -1.0, np.float32)
+    best_k = np.zeros((X.shape[0],) * 2, np.int8)
+    for k in range(12):
+        Sk = _smooth_reference(np.clip(X @ np.roll(X, k, axis=1).T, 0.0, 1.0), width)
+        if k:
+            Sk *= 0.97
+        upd = Sk > best_S
+        best_S[upd] = Sk[upd]
+        best_k[upd] = k if k <= 6 else k - 12
+    return best_S, best_k
+
+
+def test_chroma_affinity_equals_reference():
+    rng = np.random.default_rng(11)
+    base = rng.random((24, 12))
+    chroma = np.concatenate([base, np.roll(base, 2, axis=1), rng.random((30, 12)), base])  # a key change
+    S, k = ssm.chroma_affinity(chroma, width=4)
+    S0, k0 = _chroma_reference(chroma, 4)
+    assert np.array_equal(S, S0) and np.array_equal(k, k0)
+    assert (k == 2).any()
+
+
+def _novelty_reference(S: np.ndarray, *, half: int) -> np.ndarray:
+    """novelty before session 6 (one window at a time; the kernel and padding unchanged)."""
+    m = S.shape[0]
+    half, K, P = ssm.novelty_kernel(S, half)
+    nov = np.array([float(np.sum(P[i:i + 2 * half, i:i + 2 * half] * K)) for i in range(m)])
+    nov = np.maximum(nov, 0.0)
+    return nov / nov.max() if nov.max() > 0 else nov
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_novelty_equals_reference(seed):
+    rng = np.random.default_rng(seed)
+    m, half = int(rng.integers(2, 400)), int(rng.integers(1, 12))
+    S = rng.random((m, m)).astype(np.float32 if seed % 2 else np.float64)
+    S[: m // 3, : m // 3] += 1.0  # a section boundary
+    got, want = ssm.novelty(S, half=half), _novelty_reference(S, half=half)
+    assert got.shape == (m,) and np.array_equal(got, want)

@@ -116,16 +116,19 @@ def sync_frames(times: np.ndarray, values: np.ndarray, *, duration: float, resol
         raise ValidationError(f"times ({times.shape[0]}) and values ({vals.shape[0]}) differ in length")
     m = max(1, int(np.ceil(duration / resolution - 1e-9)))
     idx = np.clip((times / resolution).astype(np.int64), 0, m - 1)
-    out = np.zeros((m, vals.shape[1]))
-    cnt = np.zeros(m)
     ok = np.all(np.isfinite(vals), axis=1)
-    np.add.at(out, idx[ok], vals[ok])
-    np.add.at(cnt, idx[ok], 1.0)
-    for i in range(m):
-        if cnt[i] > 0:
-            out[i] /= cnt[i]
-        elif i > 0:
-            out[i] = out[i - 1]
+    io, vo = idx[ok], vals[ok]
+    # sums in frame order (as np.add.at), then means; an empty step copies the last step with frames (0 before any)
+    out = np.empty((m, vals.shape[1]))
+    for j in range(vals.shape[1]):
+        out[:, j] = np.bincount(io, weights=vo[:, j], minlength=m)
+    cnt = np.bincount(io, minlength=m).astype(np.float64)
+    full = cnt > 0
+    out[full] /= cnt[full, None]
+    last = np.maximum.accumulate(np.where(full, np.arange(m), -1))
+    gap = ~full & (last >= 0)
+    out[gap] = out[last[gap]]
+    out[~full & (last < 0)] = 0.0
     return np.arange(m) * resolution, out
 
 
@@ -213,8 +216,8 @@ def chroma_affinity(chroma: np.ndarray, *, width: int, shifts: bool = True) -> t
         if k:
             Sk *= 0.97  # prefer the same key on ties
         upd = Sk > best_S
-        best_S[upd] = Sk[upd]
-        best_k[upd] = k if k <= 6 else k - 12
+        np.copyto(best_S, Sk, where=upd)
+        np.copyto(best_k, k if k <= 6 else k - 12, where=upd)
     return best_S, best_k
 
 
@@ -309,6 +312,18 @@ def rank_normalise(S: np.ndarray) -> np.ndarray:
     return r.reshape(S.shape)
 
 
+def novelty_kernel(S: np.ndarray, half: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """The half size used for ``S``, the Gaussian-tapered checkerboard kernel and ``S`` padded with its mean."""
+    half = max(1, min(half, S.shape[0] // 2))
+    g = np.exp(-0.5 * (np.linspace(-2, 2, 2 * half)) ** 2)
+    K = np.outer(g, g)
+    sign = np.ones((2 * half, 2 * half))
+    sign[:half, half:] = -1
+    sign[half:, :half] = -1
+    K = K * sign
+    return half, K, np.pad(S, half, mode="constant", constant_values=float(np.mean(S)))
+
+
 def novelty(S: np.ndarray, *, half: int) -> np.ndarray:
     """Foote checkerboard novelty of an affinity matrix, scaled to [0, 1].
 
@@ -323,15 +338,11 @@ def novelty(S: np.ndarray, *, half: int) -> np.ndarray:
     np.ndarray [shape=(m,)]
     """
     m = S.shape[0]
-    half = max(1, min(half, m // 2))
-    g = np.exp(-0.5 * (np.linspace(-2, 2, 2 * half)) ** 2)
-    K = np.outer(g, g)
-    sign = np.ones((2 * half, 2 * half))
-    sign[:half, half:] = -1
-    sign[half:, :half] = -1
-    K = K * sign
-    P = np.pad(S, half, mode="constant", constant_values=float(np.mean(S)))
-    nov = np.array([float(np.sum(P[i:i + 2 * half, i:i + 2 * half] * K)) for i in range(m)])
+    half, K, P = novelty_kernel(S, half)
+    i = np.arange(m)
+    # every step's window at once (a contiguous copy each, summed as one block: the same sums as window by window)
+    W = np.lib.stride_tricks.sliding_window_view(P, (2 * half, 2 * half))[i, i]
+    nov = np.sum(W * K, axis=(1, 2))
     nov = np.maximum(nov, 0.0)
     return nov / nov.max() if nov.max() > 0 else nov
 
