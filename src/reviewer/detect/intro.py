@@ -39,7 +39,8 @@ from reviewer.aggregate import SegmentTable
 from reviewer.audio_io import Audio, load_audio
 from reviewer.detect import align
 from reviewer.detect.align import AlignConfig, Profile
-from reviewer.detect.intro_bounds import carry_boundaries, copy_pauses, snap_to_pauses, theme_tail
+from reviewer.detect.intro_bounds import (carry_boundaries, copy_pauses, snap_to_pauses, theme_tail,
+                                          trim_shared_overruns)
 from reviewer.detect.intro_choice import choose_theme, rate_item
 from reviewer.detect.intro_graph import Item, items_of, match_evidence, node_interval, series_links
 from reviewer.errors import ConfigError, ValidationError
@@ -336,6 +337,8 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
     def pauses(e: int, s: float, t: float) -> np.ndarray:
         return copy_pauses(profiles[e].level_db, s, t, hop=profiles[e].hop)
 
+    if chosen is not None:  # two copies cut hard into alike scenes match on past the cut: end them at its pause
+        trim_shared_overruns(chosen, pauses, hop=profiles[0].hop)
     carried = (carry_boundaries(chosen, items, durations, settle=settle, pauses=pauses, hop=profiles[0].hop)
                if chosen is not None else {})
     bounds: dict[int, tuple[float, float]] = {}

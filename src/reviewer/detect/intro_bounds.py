@@ -15,7 +15,7 @@ from reviewer.detect.intro_graph import Item, best_node, node_interval
 def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
                       reach: float = 6.0, settle=None, trim_reach: float = 2.0,
                       contradict: float = 1.0, pauses=None, hop: float = 0.05,
-                      stop_near: float = 0.5) -> dict[int, tuple[float, float]]:
+                      stop_near: float = 0.5, agree: float = 0.5) -> dict[int, tuple[float, float]]:
     """Each episode's theme interval, its ends carried over from the siblings through the alignment.
 
     A fade or dialogue over the end of one copy cuts every match of that copy early;
@@ -29,6 +29,12 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
     :func:`snap_to_pauses` of episode ``e``) settles each partner's own start
     before it is carried: a copy at 0 s talked over at its start is matched
     from a few seconds in, and would carry that late start to its siblings.
+    A link that starts before its partner's settled start (a lead-in: the
+    partner's cold-open bed, or a cue the partner plays right before the theme
+    that another recurring item covers there) starts this copy that much later;
+    when every link starts later so, the start moves there: by up to
+    ``trim_reach`` s, or by any amount when a second link starts within ``agree``
+    s of it (a cue played right before the theme in two episodes, with no pause).
 
     A link that carries a boundary more than ``contradict`` s *inside* the matched
     copy (a start after its matched start, an end before its matched end) is
@@ -72,7 +78,10 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
                 starts.append(mine[0] + (os_ - theirs[0]) / ratio)
             if 0.0 <= ot - theirs[1] <= reach:
                 ends.append(mine[1] + (ot - theirs[1]) / ratio)
-        if trimmed and s < min(trimmed) <= s + trim_reach:
+        # a lead-in longer than ``trim_reach`` (a cue played right before the theme in this episode and in the
+        # partner, which another recurring item of the partner covers) goes too when a second link starts there
+        if trimmed and s < min(trimmed) and (min(trimmed) <= s + trim_reach
+                                             or sum(x <= min(trimmed) + agree for x in trimmed) >= 2):
             s = min(trimmed)
         # a link that carries a boundary *inside* the matched copy (a start > ``contradict`` s after the copy's
         # matched start) is misaligned there (a self-similar phrase of a shortened copy matched to its repeat):
@@ -234,3 +243,82 @@ def theme_tail(ends: dict[int, float], pauses: dict[int, np.ndarray], *, hop: fl
     if tail > max_tail:
         return dict(ends)
     return {e: t + min(tail, runs[e]) if e in runs else t for e, t in ends.items()}
+
+
+def _pause_runs(quiet: np.ndarray, lo: float, hi: float, *, hop: float) -> list[tuple[float, float]]:
+    """(onset, end) in seconds of the pauses of ``quiet`` whose onset lies in [lo, hi)."""
+    q = np.asarray(quiet, bool)
+    k0, k1 = max(0, int(np.floor(lo / hop))), min(q.size, int(np.ceil(hi / hop)))
+    out = []
+    for k in range(k0, k1):
+        if q[k] and (k == 0 or not q[k - 1]):
+            r = k
+            while r < q.size and q[r]:
+                r += 1
+            out.append((k * hop, r * hop))
+    return out
+
+
+def trim_shared_overruns(chosen: Item, pauses, *, hop: float, reach: float = 4.0, near: float = 0.5,
+                         tol: float = 0.3) -> int:
+    """Cut the links of the theme that run on through the pause where its sound stops, into the next scene.
+
+    Two copies cut hard at the same point of the theme into scenes of the same
+    series (the same set's ambience, lines over it) keep matching each other for
+    a second or two past the cut, until the refinement's similarity falls; their
+    siblings' copies play on differently there, so those links stop at the cut.
+    For each copy (node) of ``chosen``: a pause of the copy (``pauses(e, start, end)``:
+    :func:`copy_pauses`, ``hop`` s frames) with its onset within ``reach`` s before the
+    copy's matched end and over before it is the theme's stop when at least one link
+    ends within ``near`` s of the onset (that sibling's copy stops matching there), at
+    least as many links stop there as run through the pause (a theme with a break before
+    its last hit is crossed by most of its links), and the partner of every link that
+    runs through pauses too, within ``tol`` s of the mapped point. Every link that runs
+    through such a pause of one of its copies while its other copy pauses there
+    too ends at the two pauses' onsets. Changes the links in place; returns how many were cut.
+    """
+    nodes = {}
+    for nd in chosen.nodes:
+        for lk, side in nd.links:
+            nodes.setdefault(id(lk), {})[side] = nd
+
+    def sides(lk, side):
+        return (lk.a, lk.b, 1 - side) if side == 0 else (lk.b, lk.a, 1 - side)
+
+    def partner_pause(lk, side, p: float):
+        mine, theirs, other = sides(lk, side)
+        pnd = nodes[id(lk)].get(other)
+        if pnd is None or mine[1] - mine[0] <= 0:
+            return None
+        ratio = (theirs[1] - theirs[0]) / (mine[1] - mine[0])
+        if not 1 / 1.07 <= ratio <= 1.07:
+            ratio = 1.0
+        q = theirs[1] - (mine[1] - p) * ratio
+        quiet = pauses(pnd.ep, *node_interval(pnd))
+        for onset, end in _pause_runs(quiet, q - tol, q + tol, hop=hop):
+            if end < theirs[1]:
+                return onset
+        return None
+
+    cuts: dict[int, tuple] = {}
+    for nd in chosen.nodes:
+        s, t = node_interval(nd)
+        for onset, end in _pause_runs(pauses(nd.ep, s, t), t - reach, t, hop=hop):
+            if end >= t:
+                continue
+            ends = [(lk, side, (lk.a if side == 0 else lk.b)[1]) for lk, side in nd.links]
+            crossing = [(lk, side) for lk, side, x in ends if x > max(onset + near, end)]
+            stopping = [x for _, _, x in ends if onset - near <= x <= max(onset + near, end)]
+            if not stopping or not crossing or len(crossing) > len(stopping):
+                continue
+            found = [(lk, side, partner_pause(lk, side, onset)) for lk, side in crossing]
+            if any(q is None for _, _, q in found):
+                continue
+            for lk, side, q in found:
+                cuts.setdefault(id(lk), (lk, side, onset, q))
+            break
+    for lk, side, onset, q in cuts.values():
+        mine, theirs, _ = sides(lk, side)
+        new_mine, new_theirs = (mine[0], onset), (theirs[0], q)
+        lk.a, lk.b = (new_mine, new_theirs) if side == 0 else (new_theirs, new_mine)
+    return len(cuts)
