@@ -165,3 +165,12 @@ def test_novelty_equals_reference(seed):
     S[: m // 3, : m // 3] += 1.0  # a section boundary
     got, want = ssm.novelty(S, half=half), _novelty_reference(S, half=half)
     assert got.shape == (m,) and np.array_equal(got, want)
+
+
+def test_rank_normalise_same_size_twice_gives_fresh_equal_ranks():
+    rng = np.random.default_rng(5)
+    a, b = (rng.random((25, 25), dtype=np.float32) for _ in range(2))
+    ra, rb = ssm.rank_normalise(a), ssm.rank_normalise(b)  # the second reuses the cached rank values
+    ra[:] = 0.0  # a caller may write into its ranks
+    assert np.array_equal(rb, _ranks_reference(b))
+    assert np.array_equal(ssm.rank_normalise(a), _ranks_reference(a))

@@ -25,6 +25,7 @@ Sections and their labels are in :mod:`reviewer.detect.structure`; those names
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -308,8 +309,16 @@ def rank_normalise(S: np.ndarray) -> np.ndarray:
     else:
         order = np.argsort(flat, kind="stable")
     r = np.empty(flat.size, np.float32)
-    r[order] = np.linspace(0.0, 1.0, flat.size, dtype=np.float32)
+    r[order] = _rank_values(flat.size)
     return r.reshape(S.shape)
+
+
+@functools.lru_cache(maxsize=4)
+def _rank_values(n: int) -> np.ndarray:
+    """``np.linspace(0, 1, n)`` in float32, read-only: one per matrix size (a song ranks five matrices of one size)."""
+    v = np.linspace(0.0, 1.0, n, dtype=np.float32)
+    v.flags.writeable = False
+    return v
 
 
 def novelty_kernel(S: np.ndarray, half: int) -> tuple[int, np.ndarray, np.ndarray]:
