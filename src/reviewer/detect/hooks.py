@@ -151,6 +151,7 @@ class HookConfig:
     snap_max_own_rise_db: float = 1.0
     snap_max_level_gap_db: float = 1.5
     snap_min_sim: float = 0.85
+    snap_recur_min_rise_db: float | None = 0.5
     #: a first occurrence this many dB below the others' median level is not a chorus (a verse or intro
     #: over the chorus's chords); None keeps it
     quiet_first_gap_db: float | None = 2.0
@@ -846,7 +847,7 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
                                         min_rise_db=config.snap_min_rise_db,
                                         max_own_rise_db=config.snap_max_own_rise_db,
                                         max_level_gap_db=config.snap_max_level_gap_db, chroma_sim=an.chroma,
-                                        min_sim=config.snap_min_sim)
+                                        min_sim=config.snap_min_sim, min_recur_rise_db=config.snap_recur_min_rise_db)
         if config.extend_short_heads and an.chroma is not None:
             chorus = extend_short_heads(chorus, an.chroma, resolution=res, min_sim=config.head_min_sim)
         if config.add_missed and an.chroma is not None:
@@ -962,7 +963,7 @@ def _recurs_inside(chroma_sim: np.ndarray, t: int, i: int, j: int) -> float:
 def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, resolution: float, window: float = 10.0,
                        min_rise_db: float = 1.5, max_own_rise_db: float = 1.0, max_level_gap_db: float = 1.5,
                        rise_len: float = 4.0, min_move: float = 1.0, chroma_sim: np.ndarray | None = None,
-                       min_sim: float = 0.85) -> list[tuple[float, float]]:
+                       min_sim: float = 0.85, min_recur_rise_db: float | None = None) -> list[tuple[float, float]]:
     """Occurrences that start inside their section moved back to the level rise that opens it.
 
     A candidate made of a chorus's repeated second half (or a line inside it) starts where the
@@ -975,7 +976,10 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
     occurrence's start (a chorus repeats its phrases: the best mean similarity to an equally long
     stretch starting inside the occurrence, or within twice the stretch's length after its start when
     the occurrence is short, is ≥ ``min_sim``): a quieter stretch, or one whose chords are not heard
-    again in the chorus, is a pre-chorus or verse and stays outside.
+    again in the chorus, is a pre-chorus or verse and stays outside. Failing that, with
+    ``min_recur_rise_db`` and ``chroma_sim``, the strongest rise of at least ``min_recur_rise_db``
+    among the earlier starts whose stretch recurs (≥ ``min_sim``) is taken: a chorus out of a
+    pre-chorus as loud as it lands with a small rise, and the pre-chorus's chords do not recur.
     """
     occ = [(float(s), float(e)) for s, e in occ]
     db = _level_db(rms)
@@ -995,11 +999,21 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
         cand = np.arange(max(lo, 1), hi + 1)
         rises = np.array([rise(int(t)) for t in cand])
         t = int(cand[int(np.argmax(rises))])
-        if (rises.max() >= min_rise_db and float(np.mean(db[t:i])) >= float(np.mean(db[i:j])) - max_level_gap_db
-                and (chroma_sim is None or _recurs_inside(chroma_sim, t, i, max(j, i + 2 * (i - t))) >= min_sim)):
+        level_ok = lambda t: float(np.mean(db[t:i])) >= float(np.mean(db[i:j])) - max_level_gap_db
+        recurs = lambda t: _recurs_inside(chroma_sim, t, i, max(j, i + 2 * (i - t)))
+        if rises.max() >= min_rise_db and level_ok(t) and (chroma_sim is None or recurs(t) >= min_sim):
             out.append((t * resolution, e))
-        else:
-            out.append((s, e))
+            continue
+        if chroma_sim is not None and min_recur_rise_db is not None:
+            # a chorus landing without a marked level rise (out of a pre-chorus as loud as it): the
+            # strongest small rise among the earlier starts whose stretch still recurs in the chorus
+            ok = np.array([rises[q] >= min_recur_rise_db and recurs(int(t)) >= min_sim for q, t in enumerate(cand)])
+            if ok.any():
+                t = int(cand[ok][int(np.argmax(rises[ok]))])
+                if level_ok(t):
+                    out.append((t * resolution, e))
+                    continue
+        out.append((s, e))
     return out
 
 
