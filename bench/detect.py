@@ -28,11 +28,11 @@ extract stage computes for every item anyway: their extraction speed is
 printed on its own line, not in × real time.
 
 The intro scorer is trained like ``reviewer bootstrap`` trains the shipped one
-(``bench/intro_scorer.py``: the seed-0 demo library, CRNN) in ``--scorer-work``
+(``bench/intro_scorer.py``: the seed-0 demo library's training series plus the
+16 series × 4 episodes of the seed-10 training library, CRNN) in ``--scorer-work``
 (default ``<work>/scorer``), once: reruns reuse its checkpoint. A first run
-spends about 4 minutes on it (measured on the shared 2-core machine: demo build
-100 s, episode features 27 s, training 103 s, capped at 100 s CPU by
-``TrainConfig.max_seconds``) and extracts the intro library's segment tables
+spends several minutes on it (the training library's build and features are the
+bulk; training is capped at 100 s CPU by ``TrainConfig.max_seconds``) and extracts the intro library's segment tables
 once into ``<work>/features`` (65-145× real time on 2 workers: about a minute
 for 30 episodes); the two extra detector passes (with the scorer, the scorer
 alone) roughly double the intro part. ``--no-scorer`` skips all of it.
@@ -162,13 +162,16 @@ def main(argv=None) -> int:
                          "more of them measure false positives on more no-intro episodes")
     ap.add_argument("--scorer-work", default=None,
                     help="where the intro scorer is trained and cached (default <work>/scorer; share it between runs)")
+    ap.add_argument("--scorer-series", type=int, default=16,
+                    help="series of the generated training library the scorer also trains on, like `reviewer bootstrap "
+                         "--scorer-series` (default 16; 0: the demo's only; a cached scorer is reused as it is)")
     ap.add_argument("--no-scorer", action="store_true", help="measure the intro detector without the trained scorer only")
     ap.add_argument("--skip-intros", action="store_true")
     ap.add_argument("--skip-songs", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.seed in detect_hooks.TRAIN_SEEDS:
-        print(f"seeds {', '.join(map(str, detect_hooks.TRAIN_SEEDS))} train the shipped ranker (0 also the intro scorer); "
+        print(f"seeds {', '.join(map(str, detect_hooks.TRAIN_SEEDS))} train the shipped ranker (0 and 10 also the intro scorer); "
               "pick a held-out seed", file=sys.stderr)
         return 2
     work = Path(args.work)
@@ -178,7 +181,8 @@ def main(argv=None) -> int:
                    themeless_series=args.themeless)
         scorer = None
         if not args.no_scorer:
-            scorer, sinfo = intro_scorer.trained_scorer(Path(args.scorer_work) if args.scorer_work else work / "scorer")
+            scorer, sinfo = intro_scorer.trained_scorer(Path(args.scorer_work) if args.scorer_work else work / "scorer",
+                                                        scorer_series=args.scorer_series)
         rows, info = measure_intros(root, scorer=scorer, features_work=work / "features")
         r0 = rows[0]
         print_table(f"INTROS — held-out seed {args.seed}: {int(r0['n_with_intro'])} episodes with an intro, "

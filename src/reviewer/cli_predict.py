@@ -49,7 +49,13 @@ def cmd_bootstrap(args, settings: Settings) -> int:
     with store.session_scope(engine) as s:
         active = store.active_model_version(session=s, task="intro")
     if active is None:
-        summ = train_task("intro", engine=engine, settings=settings, arch="crnn", activate=True)  # best held-out intro F1 (docs/experiments.md)
+        extra = []
+        if args.scorer_series:
+            from reviewer.services.library import build_training_library
+
+            extra.append(build_training_library(settings=settings, n_series=args.scorer_series, log_fn=print))
+        # CRNN: best held-out intro F1 (docs/experiments.md); the demo's train series + the training library's
+        summ = train_task("intro", engine=engine, settings=settings, arch="crnn", activate=True, extra_sources=extra)
         n = int(summ.test_metrics.get("n_items", 0))
         print(f"trained the default intro scorer {summ.version}; held-out ({n} item(s)): "
               + ", ".join(f"{k}={v:.3f}" for k, v in summ.test_metrics.items() if isinstance(v, float)))
@@ -69,4 +75,7 @@ def register(sub) -> None:
     sp.add_argument("--kind", choices=["gbm", "ridge"], default="gbm")
     sp.set_defaults(fn=cmd_train_ranker)
     sp = sub.add_parser("bootstrap", help="train the default intro scorer if none is active, then predict everything")
+    sp.add_argument("--scorer-series", type=int, default=16, metavar="N",
+                    help="series (x 4 episodes) of the generated library the intro scorer also trains on "
+                         "(default 16; 0: the demo's training series only)")
     sp.set_defaults(fn=cmd_bootstrap)

@@ -160,6 +160,64 @@ def build_demo_library(
     return result
 
 
+#: seed of the generated series the default intro scorer trains on besides the demo's (``reviewer bootstrap``);
+#: never a detector tuning or held-out seed (docs/experiments.md lists them)
+SCORER_LIBRARY_SEED = 10
+
+
+def training_library_settings(settings: Settings) -> Settings:
+    """The home of the extra intro-training library: ``<data_dir>/scorer_library`` with its own db and data."""
+    home = settings.data_dir / "scorer_library"
+    return settings.with_(home=home, data_dir=home / "data", db_url=f"sqlite:///{(home / 'db' / 'reviewer.db').as_posix()}")
+
+
+def build_training_library(
+    *, settings: Settings, n_series: int = 16, episodes_per_series: int = 4, seed: int = SCORER_LIBRARY_SEED,
+    quick: bool = False, log_fn: Callable[[str], None] = log.info,
+) -> Settings:
+    """Generate, ingest, label and extract a library of series used only to train the intro scorer.
+
+    The demo library has four series; a scorer trained on its two training
+    series learns those themes, not what an intro sounds like, and used alone
+    (an episode without siblings) finds about half of the intros of unseen
+    series (docs/experiments.md, "intro scorer: more training series"). This
+    library adds ``n_series`` generated series (``seed``; no songs) in a home of
+    its own, :func:`training_library_settings`; pass the returned settings to
+    :func:`~reviewer.services.training.train_task` as an ``extra_sources`` entry.
+    Re-running reuses what is built and extracted. ``quick``: 2 series × 3 short
+    episodes (tests).
+
+    Raises
+    ------
+    ValidationError
+        when ``n_series`` < 2 or ``episodes_per_series`` < 2.
+    """
+    from reviewer.batch import run_extract_batch
+    from reviewer.config import PipelineConfig
+    from reviewer.demo import build_demo
+
+    if n_series < 2 or episodes_per_series < 2:
+        raise ValidationError(f"a training library needs >= 2 series of >= 2 episodes, got {n_series} × {episodes_per_series}")
+    lib = training_library_settings(settings)
+    (lib.home / "db").mkdir(parents=True, exist_ok=True)
+    engine = store.make_engine(lib.db_url)
+    store.init_db(engine)
+    out = lib.data_dir / "series_library"
+    log_fn(f"building the intro training library ({n_series} series × {episodes_per_series}, seed {seed}) in {out} ...")
+    build_demo(out, seed=seed, n_series=n_series, episodes_per_series=episodes_per_series, n_songs=0,
+               workers=settings.workers, quick=quick)
+    ingest_paths([out / "series"], engine=engine, root=out)
+    for name, split in (("train_labels.json", "train"), ("test_labels.json", "test")):
+        import_intro_labels(out / name, engine=engine, split=split)
+    summ = run_extract_batch(engine=engine, config=PipelineConfig(), settings=lib, workers=settings.workers)
+    if summ.failed:
+        from reviewer.errors import ExtractionError
+
+        raise ExtractionError(f"feature extraction failed for {summ.failed} episode(s) of the training library")
+    log_fn(f"  training library: {summ.ok} extracted, {summ.skipped} already done ({summ.wall_seconds:.0f} s)")
+    return lib
+
+
 def library_page(
     *, engine, kind: str | None = None, series: str | None = None, status: str | None = None,
     search: str | None = None, page: int = 1, page_size: int = 50,
