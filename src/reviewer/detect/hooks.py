@@ -48,7 +48,8 @@ The chain:
    (:func:`snippet_start`); when that snippet would hold under half (pre-)chorus (a short chorus
    without a pre-chorus) and a chorus is played twice in a row, it starts at that pair instead; the
    whole track when shorter. A
-   track shorter than the snippet that repeats nothing gets its main section
+   track shorter than the snippet that repeats nothing (or whose repetition is an intro and a quiet
+   outro over the chorus's chords: occurrences over 3 dB apart) gets its main section
    (between the strongest novelty peaks of its first and last thirds) as its
    one chorus, flagged ``evidence["chorus_source"] = "short-track main section
    (heuristic)"``.
@@ -122,6 +123,9 @@ class HookConfig:
     split_at_template: bool = True
     template_min_sim: float = 0.8
     template_max_head_sim: float = 0.75
+    #: ... or when the head matches the template's head this much less than the chorus found later matches the
+    #: template (a pre-chorus sharing some of the chorus's chords); None: the head's own threshold only
+    template_head_margin: float | None = 0.1
     #: a further stretch repeating the whole chorus (chroma) as loudly, left out of the chosen candidate, is added
     add_missed: bool = True
     missed_min_sim: float = 0.8
@@ -152,9 +156,19 @@ class HookConfig:
     snap_max_level_gap_db: float = 1.5
     snap_min_sim: float = 0.85
     snap_recur_min_rise_db: float | None = 0.5
+    #: a first occurrence starting less than this many seconds into the song, after a stretch as loud whose chords
+    #: recur in it (a song opening with its chorus, its first bars labelled apart), starts at 0; None: never
+    opening_chorus_window: float | None = 10.0
     #: a first occurrence this many dB below the others' median level is not a chorus (a verse or intro
     #: over the chorus's chords); None keeps it
     quiet_first_gap_db: float | None = 2.0
+    #: in a track shorter than the snippet, a repetition whose occurrences' mean levels differ by more than this
+    #: (an intro and a quiet outro over the chorus's chords) is not a chorus: the main section is; None keeps it
+    short_track_max_level_gap_db: float | None = 3.0
+    #: a short track's main section starts at the strongest level rise in its first third when that rise (4 s
+    #: mean dB after minus before) is at least this (a quieter intro), else at the strongest novelty peak; None:
+    #: the novelty peak only
+    main_section_min_rise_db: float | None = 3.0
     #: below this chroma similarity between occurrences (smoothed cosine, key-shift invariant) nothing "really" repeats
     min_repeat_similarity: float = 0.6
     segment_len: float = 3.0
@@ -401,7 +415,8 @@ def _split_key_changes(occ: list[tuple[float, float]], an: ssm.SsmAnalysis | Non
 
 
 def split_at_template(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray, *, resolution: float,
-                      min_part: float = 6.0, min_sim: float = 0.8, max_head_sim: float = 0.75
+                      min_part: float = 6.0, min_sim: float = 0.8, max_head_sim: float = 0.75,
+                      head_margin: float | None = None
                       ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]] | None:
     """Occurrences that carry a pre-chorus, cut where the chorus itself (the shortest occurrence) starts.
 
@@ -413,7 +428,8 @@ def split_at_template(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray
     where it matches (≥ ``min_sim`` and within 0.02 of the best) is where the chorus starts — provided
     the head before it does not itself sound like the template's head (mean < ``max_head_sim``):
     a chorus repeating its first phrase, or a half chorus played into a full one, has a head that
-    matches and stays whole.
+    matches and stays whole. With ``head_margin``, a head matching at least that much worse than the
+    chorus found after it (a pre-chorus sharing some of the chorus's chords) does not count as a match.
 
     Returns (choruses, pre-choruses) or None when no occurrence is cut.
     """
@@ -443,7 +459,7 @@ def split_at_template(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray
             continue
         d = int(offs[np.flatnonzero(match >= best - 0.02)[0]])
         head = float(np.mean(chroma_sim[t0 + u, i0 + u]))  # the occurrence already opens with the chorus
-        if head >= max_head_sim:
+        if head >= max_head_sim and (head_margin is None or best - head < head_margin):
             out.append((s, e))
             continue
         out.append((s + d * resolution, e))
@@ -472,7 +488,8 @@ def _candidates(structures: Sequence[ssm.Structure], *, config: HookConfig, dura
             tsplit = None
             if config.split_at_template and an is not None and an.chroma is not None:
                 tsplit = split_at_template(raw, an.chroma, resolution=config.resolution, min_part=config.split_min_prechorus,
-                                           min_sim=config.template_min_sim, max_head_sim=config.template_max_head_sim)
+                                           min_sim=config.template_min_sim, max_head_sim=config.template_max_head_sim,
+                                           head_margin=config.template_head_margin)
             sig = tuple(int(round(s / 2.0)) for s, _ in occ)
             if sig in seen:
                 continue
@@ -554,13 +571,25 @@ def _fallback_window(duration: float, rms_grid: np.ndarray, nov: np.ndarray, gri
     return s, min(duration, s + length)
 
 
-def _main_section(nov: np.ndarray, grid_res: float, duration: float) -> tuple[float, float]:
+def _main_section(nov: np.ndarray, grid_res: float, duration: float, rms: np.ndarray | None = None,
+                  min_rise_db: float | None = None, rise_len: float = 2.0) -> tuple[float, float]:
     """The body of a short track that repeats nothing: from the strongest novelty peak in its first third
-    to the strongest in its last third (an intro and an outro around one main section)."""
+    to the strongest in its last third (an intro and an outro around one main section).
+
+    With ``rms`` and ``min_rise_db``, the start is the strongest level rise in the first third (mean dB over
+    ``rise_len`` s after minus before) when it reaches ``min_rise_db``: an intro quieter than the main
+    section ends there, while the strongest novelty can be a change inside the section."""
     t = np.arange(nov.size) * grid_res
     head = (t >= 1.0) & (t <= duration / 3)
     tail = (t >= 2 * duration / 3) & (t <= duration - 1.0)
     s = float(t[head][np.argmax(nov[head])]) if head.any() else 0.0
+    if rms is not None and min_rise_db is not None and head.any():
+        db, w = _level_db(rms), max(1, int(round(rise_len / grid_res)))
+        idx = np.flatnonzero(head)
+        idx = idx[(idx >= 1) & (idx < db.size)]
+        rises = [float(np.mean(db[i:i + w]) - np.mean(db[max(0, i - w):i])) for i in idx]
+        if rises and max(rises) >= min_rise_db:
+            s = float(idx[int(np.argmax(rises))] * grid_res)
     e = float(t[tail][np.argmax(nov[tail])]) if tail.any() else float(duration)
     return (s, e) if e > s else (0.0, float(duration))
 
@@ -848,6 +877,9 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
                                         max_own_rise_db=config.snap_max_own_rise_db,
                                         max_level_gap_db=config.snap_max_level_gap_db, chroma_sim=an.chroma,
                                         min_sim=config.snap_min_sim, min_recur_rise_db=config.snap_recur_min_rise_db)
+        if config.opening_chorus_window is not None and an.chroma is not None:
+            chorus = extend_opening_chorus(chorus, rms, an.chroma, resolution=res, window=config.opening_chorus_window,
+                                           max_level_gap_db=config.snap_max_level_gap_db, min_sim=config.snap_min_sim)
         if config.extend_short_heads and an.chroma is not None:
             chorus = extend_short_heads(chorus, an.chroma, resolution=res, min_sim=config.head_min_sim)
         if config.add_missed and an.chroma is not None:
@@ -882,10 +914,13 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
     chorus_source = "repetition" if chorus else None
     if dur <= config.snippet_len:
         snippet = (0.0, dur)
+        if (chorus and config.short_track_max_level_gap_db is not None
+                and level_spread_db(chorus, rms, resolution=res) > config.short_track_max_level_gap_db):
+            chorus, pre = [], []
         if not chorus:
             reason = "track shorter than the snippet: whole track; chorus = its main section (heuristic)"
             fallback, conf = False, 0.5
-            chorus = [_main_section(an.novelty, res, dur)]
+            chorus = [_main_section(an.novelty, res, dur, rms, config.main_section_min_rise_db)]
             chorus_source = "short-track main section (heuristic)"
     seg_times, seg_scores = _segments_scores(dur, chorus, pre, rms, res, config, seg_p)
     evidence = {
@@ -1017,6 +1052,33 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
     return out
 
 
+def extend_opening_chorus(occ: Sequence[tuple[float, float]], rms: np.ndarray, chroma_sim: np.ndarray, *,
+                          resolution: float, window: float = 10.0, max_level_gap_db: float = 1.5, min_sim: float = 0.85,
+                          min_move: float = 1.0) -> list[tuple[float, float]]:
+    """The first occurrence moved back to the song's start when the song opens with its chorus.
+
+    :func:`snap_to_level_rise` needs a level rise where the chorus starts; a song opening with its
+    chorus has nothing before it to rise from, and its first bars (labelled apart: the first chorus
+    often sounds thinner) are lost. When the first occurrence starts ``min_move`` to ``window`` s into
+    the song, and the stretch before it is as loud (within ``max_level_gap_db`` of the occurrence's
+    mean dB) and recurs inside the occurrence (best mean key-invariant chroma similarity ≥ ``min_sim``,
+    as in :func:`snap_to_level_rise`), the occurrence starts at 0. An intro is quieter, or its chords
+    are not the chorus's.
+    """
+    occ = [(float(s), float(e)) for s, e in occ]
+    if not occ or not min_move <= occ[0][0] <= window:
+        return occ
+    db = _level_db(rms)
+    (s, e), m = occ[0], min(db.size, chroma_sim.shape[0])
+    i, j = int(round(s / resolution)), min(m, int(round(e / resolution)))
+    if j <= i or i >= m:
+        return occ
+    loud = float(np.mean(db[:i])) >= float(np.mean(db[i:j])) - max_level_gap_db
+    if loud and _recurs_inside(chroma_sim, 0, i, max(j, 2 * i)) >= min_sim:
+        occ[0] = (0.0, e)
+    return occ
+
+
 def _templates(occ: Sequence[tuple[float, float]]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """The occurrences in time order, and the full-length ones (≥ 80 % of the longest): the templates a
     search for missed occurrences matches against."""
@@ -1126,6 +1188,14 @@ def add_missed_half_choruses(occ: Sequence[tuple[float, float]], chroma_sim: np.
                                max_overlap=max_overlap):
         scores[t] = float(np.mean([max(float(np.mean(chroma_sim[i + u, t + u])) for i in st) for st in starts]))
     return sorted(occ + _best_stretches(scores, H, min_sim=min_sim, resolution=resolution, max_overlap=max_overlap))
+
+
+def level_spread_db(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, resolution: float) -> float:
+    """Loudest minus quietest occurrence (mean dB of the grid ``rms`` over each); 0 for fewer than two."""
+    db = _level_db(rms)
+    lev = [float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))]))
+           for s, e in occ if int(s / resolution) < db.size]
+    return max(lev) - min(lev) if len(lev) >= 2 else 0.0
 
 
 def drop_quiet_first(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, resolution: float,
