@@ -32,7 +32,9 @@ The chain:
    ranking through the candidates' mean score;
    an occurrence of the chosen candidate that starts inside a loud section (no level rise at its
    start: a chorus's repeated second phrase) moves back to the rise opening that section when the
-   stretch in between is as loud and recurs in the chorus (:func:`snap_to_level_rise`);
+   stretch in between is as loud and recurs in the chorus (:func:`snap_to_level_rise`); a first
+   occurrence starting up to 10 s into the song after a stretch as loud that recurs in it starts at 0
+   (a song opening with its chorus, :func:`extend_opening_chorus`);
    the chosen candidate's short occurrences whose missing head matches the others' heads in
    chroma (a re-timbred first phrase labelled apart) get it back (:func:`extend_short_heads`); a
    further stretch repeating a full-length occurrence in chroma, at most 3 dB quieter and with the same
@@ -50,7 +52,8 @@ The chain:
    whole track when shorter. A
    track shorter than the snippet that repeats nothing (or whose repetition is an intro and a quiet
    outro over the chorus's chords: occurrences over 3 dB apart) gets its main section
-   (between the strongest novelty peaks of its first and last thirds) as its
+   (from the strongest level rise of ≥ 3 dB in its first third, else its strongest novelty peak there,
+   to the strongest novelty peak of its last third) as its
    one chorus, flagged ``evidence["chorus_source"] = "short-track main section
    (heuristic)"``.
 
@@ -165,7 +168,7 @@ class HookConfig:
     #: in a track shorter than the snippet, a repetition whose occurrences' mean levels differ by more than this
     #: (an intro and a quiet outro over the chorus's chords) is not a chorus: the main section is; None keeps it
     short_track_max_level_gap_db: float | None = 3.0
-    #: a short track's main section starts at the strongest level rise in its first third when that rise (4 s
+    #: a short track's main section starts at the strongest level rise in its first third when that rise (2 s
     #: mean dB after minus before) is at least this (a quieter intro), else at the strongest novelty peak; None:
     #: the novelty peak only
     main_section_min_rise_db: float | None = 3.0
