@@ -1220,6 +1220,8 @@ def trim_quiet_parts(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, res
     for s, e in occ:
         i, j = int(round(s / resolution)), min(db.size, int(round(e / resolution)))
         parts.append([(a, b, float(np.mean(db[a:b]))) for a, b in segment(i, j)] if j > i else [])
+    if not any(parts):
+        return occ
     ref = float(np.median([max(lev for _, _, lev in p) for p in parts if p]))
     out = []
     for (s, e), p in zip(occ, parts):
