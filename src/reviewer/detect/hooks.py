@@ -40,7 +40,10 @@ The chain:
    further stretch repeating a full-length occurrence in chroma, at most 3 dB quieter and with the same
    level contour, that no label grouped with it is added (:func:`add_missed_occurrences`), and so is a
    stretch as loud repeating the first half of a full-length occurrence (a half chorus,
-   :func:`add_missed_half_choruses`); a
+   :func:`add_missed_half_choruses`); an occurrence's parts bounded by level steps and ≥ 2 dB quieter
+   than the rest, under the chorus level, are cut out (a verse over the chorus's chords merged with a
+   chorus, :func:`trim_quiet_parts`), and what is left split where a pre-chorus as loud as the chorus
+   ends (:func:`split_unrepeated_head`); a
    first occurrence over 2 dB quieter than the others' median (a verse or intro over the chorus's
    chords) is dropped (:func:`drop_quiet_first`);
 5. snippet = pre-chorus + chorus of the first occurrence (the seed's
@@ -172,6 +175,16 @@ class HookConfig:
     #: mean dB after minus before) is at least this (a quieter intro), else at the strongest novelty peak; None:
     #: the novelty peak only
     main_section_min_rise_db: float | None = 3.0
+    #: the chosen occurrences lose their parts (≥ ``trim_quiet_min_part`` s, bounded by level steps) that are
+    #: ≥ ``trim_quiet_min_gap_db`` quieter than the rest and more than ``trim_quiet_max_loud_gap_db`` under the
+    #: chorus level (a verse over the chorus's chords merged with a chorus); the loud parts left are then
+    #: split where a pre-chorus as loud as the chorus ends (the unrepeated-head split) when
+    #: ``trim_quiet_split_prechorus``
+    trim_quiet: bool = True
+    trim_quiet_min_gap_db: float = 2.0
+    trim_quiet_min_part: float = 6.0
+    trim_quiet_max_loud_gap_db: float = 1.5
+    trim_quiet_split_prechorus: bool = True
     #: below this chroma similarity between occurrences (smoothed cosine, key-shift invariant) nothing "really" repeats
     min_repeat_similarity: float = 0.6
     segment_len: float = 3.0
@@ -892,6 +905,18 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
             chorus = add_missed_half_choruses(chorus, an.chroma, rms, resolution=res,
                                               min_sim=config.missed_half_min_sim,
                                               max_level_gap_db=config.missed_half_max_level_gap_db)
+        if config.trim_quiet:
+            trimmed = trim_quiet_parts(chorus, rms, resolution=res, min_gap_db=config.trim_quiet_min_gap_db,
+                                       min_part=config.trim_quiet_min_part,
+                                       max_loud_gap_db=config.trim_quiet_max_loud_gap_db)
+            if trimmed != chorus and config.trim_quiet_split_prechorus and an.chroma is not None:
+                # the loud parts left may still carry a pre-chorus as loud as the chorus
+                uh = split_unrepeated_head(trimmed, an.novelty, an.chroma, resolution=res,
+                                           min_part=config.split_min_prechorus, min_novelty=config.split_min_novelty,
+                                           max_recur=config.head_max_recur)
+                if uh is not None:
+                    trimmed, pre = uh[0], sorted(set(pre) | set(uh[1]))
+            chorus = trimmed
         if config.quiet_first_gap_db is not None:
             kept = drop_quiet_first(chorus, rms, resolution=res, max_gap_db=config.quiet_first_gap_db)
             if len(kept) < len(chorus):  # with the pre-chorus that led into the dropped occurrence
@@ -1216,3 +1241,73 @@ def drop_quiet_first(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, res
     lev = [float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))]))
            for s, e in occ]
     return occ[1:] if lev[0] < float(np.median(lev[1:])) - max_gap_db else occ
+
+
+def trim_quiet_parts(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, resolution: float,
+                     min_gap_db: float = 2.0, min_part: float = 6.0, max_loud_gap_db: float = 1.5,
+                     step_len: float = 4.0, min_step_db: float = 1.5) -> list[tuple[float, float]]:
+    """The occurrences without their quiet parts (a verse over the chorus's chords merged with a chorus).
+
+    A verse played over the chorus's chords matches the chorus in chroma, so a label can hold a chorus
+    and the verse next to it as one occurrence; what tells them apart is the melody and the arrangement,
+    and with them the level (the chorus is the loud part). Each occurrence is segmented by level: among
+    its stretches (a head, a tail or a middle part; every part ≥ ``min_part`` s) whose mean level (dB)
+    differs from the rest's by ≥ ``min_gap_db`` and whose ends are level steps (the mean over
+    ``step_len`` s after the cut minus before it ≥ ``min_step_db`` in the right direction: a quiet moment
+    averaged into a longer part is no step), the one explaining most of the level's variance is cut out,
+    and the parts are segmented again. Parts more than ``max_loud_gap_db`` below the chorus level (the
+    median over the occurrences of their loudest part) are removed, an occurrence losing a middle part
+    becoming two. An occurrence quiet throughout (an intro and a verse) stays whole (left to
+    :func:`drop_quiet_first`).
+    """
+    occ = [(float(s), float(e)) for s, e in occ]
+    if len(occ) < 2:
+        return occ
+    db = _level_db(rms)
+    lo, w = int(round(min_part / resolution)), max(1, int(round(step_len / resolution)))
+
+    def segment(i: int, j: int) -> list[tuple[int, int]]:
+        n = j - i
+        if n < 2 * lo:
+            return [(i, j)]
+        c = np.concatenate([[0.0], np.cumsum(db[i:j])])
+        a, b = np.triu_indices(n + 1, lo)  # stretches [a, b), the parts around them empty or ≥ lo
+        ok = (b - a <= n - lo) & ((a == 0) | (a >= lo)) & ((b == n) | (b <= n - lo))
+        a, b = a[ok], b[ok]
+        d = (c[b] - c[a]) / (b - a) - (c[n] - c[b] + c[a]) / (n - b + a)  # the stretch's level minus the rest's
+        t = np.arange(w, n - w + 1)
+        step = np.zeros(n + 1)  # level over w cells after a cut minus w cells before it
+        step[t] = (c[t + w] - 2 * c[t] + c[t - w]) / w
+
+        def sharp(x: np.ndarray, sign: np.ndarray) -> np.ndarray:
+            return (x == 0) | (x == n) | (sign * step[x] >= min_step_db)
+
+        valid = (np.abs(d) >= min_gap_db) & sharp(a, np.sign(d)) & sharp(b, -np.sign(d))
+        if not valid.any():
+            return [(i, j)]
+        q = int(np.argmax(np.where(valid, (b - a) * (n - b + a) * d ** 2, -1.0)))  # most variance explained
+        cuts = (0, int(a[q]), int(b[q]), n)
+        return [p for x, y in zip(cuts, cuts[1:]) if y > x for p in segment(i + x, i + y)]
+
+    parts = []
+    for s, e in occ:
+        i, j = int(round(s / resolution)), min(db.size, int(round(e / resolution)))
+        parts.append([(a, b, float(np.mean(db[a:b]))) for a, b in segment(i, j)] if j > i else [])
+    if not any(parts):
+        return occ
+    ref = float(np.median([max(lev for _, _, lev in p) for p in parts if p]))
+    out = []
+    for (s, e), p in zip(occ, parts):
+        loud = [(a, b) for a, b, lev in p if lev >= ref - max_loud_gap_db]
+        if not loud or len(loud) == len(p):
+            out.append((s, e))
+            continue
+        runs: list[list[int]] = []
+        for a, b in loud:  # adjacent loud parts stay one occurrence
+            if runs and runs[-1][1] == a:
+                runs[-1][1] = b
+            else:
+                runs.append([a, b])
+        out.extend((s if a == p[0][0] else a * resolution, e if b == p[-1][1] else b * resolution) for a, b in runs)
+    return out
+
