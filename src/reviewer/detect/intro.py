@@ -69,6 +69,11 @@ class IntroConfig:
     strict_coverage : float
         Share of a series' episodes an item missing from two of them or more must appear in (series of
         ≥ 3 episodes): a theme plays in nearly every episode, a scene cue of a series without a theme in some.
+    max_first_position : float
+        An item whose earliest copy in a whole (not truncated) episode starts past this share of that episode is a
+        mid-episode cue, not an opening theme (1.0: no such rule). A theme opens the show after a cold open, so some
+        copy is early; a themeless series' scene cue heard once in most episodes sits wherever its scene does.
+        Truncated episodes (longer than ``search_window``) say nothing: their position is relative to the window.
     score_threshold : float
         Minimum scorer probability of a run when the scorer is used alone (an episode without
         siblings): of its core, and on average over the run refined to the pauses around it.
@@ -82,6 +87,7 @@ class IntroConfig:
     confidence_threshold: float = 0.7
     min_coverage: float = 0.5
     strict_coverage: float = 0.7
+    max_first_position: float = 0.35
     score_threshold: float = 0.5
     align: AlignConfig = field(default_factory=AlignConfig)
 
@@ -90,7 +96,7 @@ class IntroConfig:
             raise ConfigError(f"intro: need 0 < min_len < max_len, got {self.min_len!r}, {self.max_len!r}")
         if self.search_window <= self.min_len:
             raise ConfigError(f"intro: search_window must exceed min_len, got {self.search_window!r}")
-        for name in ("confidence_threshold", "min_coverage", "strict_coverage", "score_threshold"):
+        for name in ("confidence_threshold", "min_coverage", "strict_coverage", "max_first_position", "score_threshold"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"intro: {name} must be in [0, 1], got {v!r}")
