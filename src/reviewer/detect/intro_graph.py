@@ -249,7 +249,9 @@ def resumed_pieces(pa: Profile, pb: Profile, ms: Sequence[Match], *, config: Ali
     """
     out: list[Match] = []
     for m in ms:
-        for r in (resumed_ending(pa, pb, m, config=config), _swapped(resumed_ending(pb, pa, m.swapped(), config=config))):
+        ml = config.resumed_min_len
+        for r in (resumed_ending(pa, pb, m, config=config, min_len=ml),
+                  _swapped(resumed_ending(pb, pa, m.swapped(), config=config, min_len=ml))):
             if r is None or any(align._overlap(r.a_start, r.a_end, k.a_start, k.a_end) >= 0.5 * r.length
                                 and align._overlap(r.b_start, r.b_end, k.b_start, k.b_end) >= 0.5 * (r.b_end - r.b_start)
                                 for k in list(ms) + out):
