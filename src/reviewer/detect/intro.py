@@ -39,8 +39,8 @@ from reviewer.aggregate import SegmentTable
 from reviewer.audio_io import Audio, load_audio
 from reviewer.detect import align
 from reviewer.detect.align import AlignConfig, Profile
-from reviewer.detect.intro_bounds import (carry_boundaries, copy_pauses, snap_to_pauses, theme_tail,
-                                          trim_shared_overruns)
+from reviewer.detect.intro_bounds import (carry_boundaries, copy_pauses, sibling_held_starts, snap_to_pauses,
+                                          theme_tail, trim_shared_overruns)
 from reviewer.detect.intro_choice import choose_theme, rate_item
 from reviewer.detect.intro_graph import Item, items_of, match_evidence, node_interval, series_links
 from reviewer.errors import ConfigError, ValidationError
@@ -74,6 +74,9 @@ class IntroConfig:
         mid-episode cue, not an opening theme (1.0: no such rule). A theme opens the show after a cold open, so some
         copy is early; a themeless series' scene cue heard once in most episodes sits wherever its scene does.
         Truncated episodes (longer than ``search_window``) say nothing: their position is relative to the window.
+    hold_sibling_starts : bool
+        A copy's start that two links or more begin at, each where its partner's own settled start is, moves back
+        to an earlier pause by 0.5 s at most: :func:`~reviewer.detect.intro_bounds.sibling_held_starts`.
     score_threshold : float
         Minimum scorer probability of a run when the scorer is used alone (an episode without
         siblings): of its core, and on average over the run refined to the pauses around it.
@@ -88,6 +91,7 @@ class IntroConfig:
     min_coverage: float = 0.5
     strict_coverage: float = 0.7
     max_first_position: float = 0.35
+    hold_sibling_starts: bool = True
     score_threshold: float = 0.5
     align: AlignConfig = field(default_factory=AlignConfig)
 
@@ -335,10 +339,11 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
                                 config=config) for it in items]
         chosen = choose_theme(items, repetition)
         items.sort(key=lambda it: (it is not chosen, -it.score))
-    def settle(e: int, s: float, t: float) -> tuple[float, float]:
+    def settle(e: int, s: float, t: float, hold_start: bool = False) -> tuple[float, float]:
         hop = profiles[e].hop
         return snap_to_pauses(s, t, copy_pauses(profiles[e].level_db, s, t, hop=hop), hop=hop,
-                              level_db=profiles[e].level_db, quiet_before=align.quiet_mask(profiles[e]))
+                              level_db=profiles[e].level_db, quiet_before=align.quiet_mask(profiles[e]),
+                              hold_start=hold_start)
 
     def pauses(e: int, s: float, t: float) -> np.ndarray:
         return copy_pauses(profiles[e].level_db, s, t, hop=profiles[e].hop)
@@ -347,13 +352,16 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
         trim_shared_overruns(chosen, pauses, hop=profiles[0].hop)
     carried = (carry_boundaries(chosen, items, durations, settle=settle, pauses=pauses, hop=profiles[0].hop)
                if chosen is not None else {})
+    # starts the siblings' clean starts fix through the links: the pause search moves them back by 0.5 s at most
+    held = (sibling_held_starts(chosen, items, {e: s for e, (s, _) in carried.items()}, settle=settle)
+            if chosen is not None and config.hold_sibling_starts else set())
     bounds: dict[int, tuple[float, float]] = {}
     for e in range(n):
         mine = [nd for nd in chosen.nodes if nd.ep == e] if chosen is not None else []
         if mine:
             nd = max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0]))
             others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
-            bounds[e] = settle(e, *carried.get(e, node_interval(nd, others)))
+            bounds[e] = settle(e, *carried.get(e, node_interval(nd, others)), hold_start=e in held)
     if bounds:
         hop = profiles[0].hop
         tails = theme_tail({e: t for e, (_, t) in bounds.items()},
