@@ -42,7 +42,7 @@ from reviewer.detect.align import AlignConfig, Profile
 from reviewer.detect.intro_bounds import (carry_boundaries, copy_pauses, sibling_held_starts, snap_to_pauses,
                                           theme_tail, trim_shared_overruns)
 from reviewer.detect.intro_choice import choose_theme, rate_item
-from reviewer.detect.intro_graph import Item, items_of, match_evidence, node_interval, series_links
+from reviewer.detect.intro_graph import Item, best_node, items_of, match_evidence, node_interval, series_links
 from reviewer.errors import ConfigError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -359,7 +359,7 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
     for e in range(n):
         mine = [nd for nd in chosen.nodes if nd.ep == e] if chosen is not None else []
         if mine:
-            nd = max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0]))
+            nd = best_node(chosen, e)
             others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
             bounds[e] = settle(e, *carried.get(e, node_interval(nd, others)), hold_start=e in held)
     if bounds:
@@ -378,7 +378,7 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
                     cands.append({"start": round(s, 3), "end": round(t, 3), "score": round(it.score, 4), "reason": it.reason})
         mine = [nd for nd in chosen.nodes if nd.ep == e] if chosen is not None else []
         if mine:
-            nd = max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0]))
+            nd = best_node(chosen, e)
             s, t = bounds[e]
             partners = len({(lk.i, lk.j) for lk, _ in nd.links})
             sc = float(np.mean([lk.score for lk, _ in nd.links]))
