@@ -273,6 +273,9 @@ class AlignConfig:
         Diagonals per speed ratio kept by the vote of the coarse pre-filter (each with its two neighbours).
     refine_frames : int
         Fine frames (spread over the match) used by the offset/ratio search of :func:`refine`.
+    resumed_min_len : float
+        Shortest resumed ending of a shortened copy searched after a match (:func:`find_resumed`): a line spoken
+        over a short ending leaves under 2 s of it clean right after the cut.
     """
 
     max_ratio: float = 1.07
@@ -285,6 +288,7 @@ class AlignConfig:
     min_score: float = 0.7
     candidates: int = 16
     refine_frames: int = 300
+    resumed_min_len: float = 1.5
 
 
 SHIFT_BLOCK = 256  # rows of a band-shifted profile computed at a time

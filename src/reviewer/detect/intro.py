@@ -39,10 +39,10 @@ from reviewer.aggregate import SegmentTable
 from reviewer.audio_io import Audio, load_audio
 from reviewer.detect import align
 from reviewer.detect.align import AlignConfig, Profile
-from reviewer.detect.intro_bounds import (carry_boundaries, copy_pauses, snap_to_pauses, theme_tail,
-                                          trim_shared_overruns)
+from reviewer.detect.intro_bounds import (carry_boundaries, copy_pauses, sibling_held_starts, snap_to_pauses,
+                                          theme_tail, trim_shared_overruns)
 from reviewer.detect.intro_choice import choose_theme, rate_item
-from reviewer.detect.intro_graph import Item, items_of, match_evidence, node_interval, series_links
+from reviewer.detect.intro_graph import Item, best_node, items_of, match_evidence, node_interval, series_links
 from reviewer.errors import ConfigError, ValidationError
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,14 @@ class IntroConfig:
     strict_coverage : float
         Share of a series' episodes an item missing from two of them or more must appear in (series of
         ≥ 3 episodes): a theme plays in nearly every episode, a scene cue of a series without a theme in some.
+    max_first_position : float
+        An item whose earliest copy in a whole (not truncated) episode starts past this share of that episode is a
+        mid-episode cue, not an opening theme (1.0: no such rule). A theme opens the show after a cold open, so some
+        copy is early; a themeless series' scene cue heard once in most episodes sits wherever its scene does.
+        Truncated episodes (longer than ``search_window``) say nothing: their position is relative to the window.
+    hold_sibling_starts : bool
+        A copy's start that two links or more begin at, each where its partner's own settled start is, moves back
+        to an earlier pause by 0.5 s at most: :func:`~reviewer.detect.intro_bounds.sibling_held_starts`.
     score_threshold : float
         Minimum scorer probability of a run when the scorer is used alone (an episode without
         siblings): of its core, and on average over the run refined to the pauses around it.
@@ -82,6 +90,8 @@ class IntroConfig:
     confidence_threshold: float = 0.7
     min_coverage: float = 0.5
     strict_coverage: float = 0.7
+    max_first_position: float = 0.35
+    hold_sibling_starts: bool = True
     score_threshold: float = 0.5
     align: AlignConfig = field(default_factory=AlignConfig)
 
@@ -90,7 +100,7 @@ class IntroConfig:
             raise ConfigError(f"intro: need 0 < min_len < max_len, got {self.min_len!r}, {self.max_len!r}")
         if self.search_window <= self.min_len:
             raise ConfigError(f"intro: search_window must exceed min_len, got {self.search_window!r}")
-        for name in ("confidence_threshold", "min_coverage", "strict_coverage", "score_threshold"):
+        for name in ("confidence_threshold", "min_coverage", "strict_coverage", "max_first_position", "score_threshold"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"intro: {name} must be in [0, 1], got {v!r}")
@@ -329,10 +339,11 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
                                 config=config) for it in items]
         chosen = choose_theme(items, repetition)
         items.sort(key=lambda it: (it is not chosen, -it.score))
-    def settle(e: int, s: float, t: float) -> tuple[float, float]:
+    def settle(e: int, s: float, t: float, hold_start: bool = False) -> tuple[float, float]:
         hop = profiles[e].hop
         return snap_to_pauses(s, t, copy_pauses(profiles[e].level_db, s, t, hop=hop), hop=hop,
-                              level_db=profiles[e].level_db, quiet_before=align.quiet_mask(profiles[e]))
+                              level_db=profiles[e].level_db, quiet_before=align.quiet_mask(profiles[e]),
+                              hold_start=hold_start)
 
     def pauses(e: int, s: float, t: float) -> np.ndarray:
         return copy_pauses(profiles[e].level_db, s, t, hop=profiles[e].hop)
@@ -341,13 +352,16 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
         trim_shared_overruns(chosen, pauses, hop=profiles[0].hop)
     carried = (carry_boundaries(chosen, items, durations, settle=settle, pauses=pauses, hop=profiles[0].hop)
                if chosen is not None else {})
+    # starts the siblings' clean starts fix through the links: the pause search moves them back by 0.5 s at most
+    held = (sibling_held_starts(chosen, items, {e: s for e, (s, _) in carried.items()}, settle=settle)
+            if chosen is not None and config.hold_sibling_starts else set())
     bounds: dict[int, tuple[float, float]] = {}
     for e in range(n):
         mine = [nd for nd in chosen.nodes if nd.ep == e] if chosen is not None else []
         if mine:
-            nd = max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0]))
+            nd = best_node(chosen, e)
             others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
-            bounds[e] = settle(e, *carried.get(e, node_interval(nd, others)))
+            bounds[e] = settle(e, *carried.get(e, node_interval(nd, others)), hold_start=e in held)
     if bounds:
         hop = profiles[0].hop
         tails = theme_tail({e: t for e, (_, t) in bounds.items()},
@@ -364,7 +378,7 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
                     cands.append({"start": round(s, 3), "end": round(t, 3), "score": round(it.score, 4), "reason": it.reason})
         mine = [nd for nd in chosen.nodes if nd.ep == e] if chosen is not None else []
         if mine:
-            nd = max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0]))
+            nd = best_node(chosen, e)
             s, t = bounds[e]
             partners = len({(lk.i, lk.j) for lk, _ in nd.links})
             sc = float(np.mean([lk.score for lk, _ in nd.links]))

@@ -49,11 +49,7 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
     ambience), and what follows the pause is the next scene, not more theme (a partner
     matched one repeated bar off carries its end a bar too far).
     """
-    base: dict[int, tuple[Node, tuple[float, float]]] = {}
-    for e in sorted({nd.ep for nd in chosen.nodes}):
-        nd = best_node(chosen, e)
-        others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
-        base[e] = (nd, node_interval(nd, others))
+    base = _base_intervals(chosen, items)
     # starts only: an end settled on the next pause may overshoot a hard cut, and would carry that over
     own = {e: ((settle(e, *iv)[0], iv[1]) if settle is not None else iv) for e, (_, iv) in base.items()}
     out = {}
@@ -103,6 +99,44 @@ def carry_boundaries(chosen: Item, items: list[Item], durations: list[float], *,
     return out
 
 
+def _base_intervals(chosen: Item, items: list[Item]) -> dict:
+    """Each episode's best node of ``chosen`` and its interval (:func:`node_interval` against the other items)."""
+    base = {}
+    for e in sorted({nd.ep for nd in chosen.nodes}):
+        nd = best_node(chosen, e)
+        others = [o for it in items if it is not chosen for o in it.nodes if o.ep == e]
+        base[e] = (nd, node_interval(nd, others))
+    return base
+
+
+def sibling_held_starts(chosen: Item, items: list[Item], starts: dict[int, float], *, settle, tol: float = 0.25,
+                        min_links: int = 2) -> set[int]:
+    """Episodes whose start the siblings' clean starts fix: :func:`snap_to_pauses` moves it back by ``held_reach`` s at most.
+
+    A link that begins where its partner's own (settled) start is, within ``tol`` s, matched the partner's
+    theme from its first note; when it begins within ``tol`` s of this copy's start too, this copy is clean
+    there (a copy talked over or faded in at its start is matched from where it is clean, later than the
+    partner's start, and its links carry the partner's start back instead). With ``min_links`` such links
+    the start is known: a room-tone gap between the cold open's last lines, a few seconds before it (the
+    cold open's ambience loud up to the theme, so no pause right before it), is no start.
+    ``starts[e]`` is the episode's start after :func:`carry_boundaries`; ``settle`` as there.
+    """
+    base = _base_intervals(chosen, items)
+    own = {e: settle(e, *iv)[0] for e, (_, iv) in base.items()}
+    held = set()
+    for e, (nd, _) in base.items():
+        if e not in starts:
+            continue
+        n = 0
+        for lk, side in nd.links:
+            mine, theirs, other = (lk.a, lk.b, lk.j) if side == 0 else (lk.b, lk.a, lk.i)
+            if other in own and abs(theirs[0] - own[other]) <= tol and abs(mine[0] - starts[e]) <= tol:
+                n += 1
+        if n >= min_links:
+            held.add(e)
+    return held
+
+
 def sound_stops(quiet: np.ndarray, end: float, carried: float, *, hop: float, near: float = 0.5) -> bool:
     """Whether a pause of ``quiet`` (``hop`` s frames) begins within ``near`` s of ``end`` and is over before
     ``carried`` (the sound resumes there: a copy cut hard to the next scene)."""
@@ -125,7 +159,7 @@ def sound_stops(quiet: np.ndarray, end: float, carried: float, *, hop: float, ne
 def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, reach_start: float = 4.0,
                    reach_end: float = 3.0, slack: float = 0.3, level_db: np.ndarray | None = None,
                    settle_db: float = 3.0, quiet_before: np.ndarray | None = None,
-                   onset_db: float = 10.0) -> tuple[float, float]:
+                   onset_db: float = 10.0, hold_start: bool = False, held_reach: float = 0.5) -> tuple[float, float]:
     """Move the boundaries of one theme copy to the pauses around it (onset of silence, end of silence).
 
     A theme that fades in, starts under dialogue or under ambience bleeding from the
@@ -143,7 +177,8 @@ def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, r
     flat bed of ``quiet`` (the cold open's ambience after its last line, matched to
     a sibling's faint lead-in) moves to the onset (``onset_db`` jump) that ends it;
     a start right after such a bed is an onset already and does not move back to
-    an earlier room-tone gap (between two lines of the cold open).
+    an earlier room-tone gap (between two lines of the cold open). With ``hold_start`` (the siblings fix
+    the start: :func:`sibling_held_starts`) the start moves back to a pause, or to 0 s, by ``held_reach`` s at most.
 
     Parameters
     ----------
@@ -165,7 +200,8 @@ def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, r
             while k < r - 1 and level_db[k] > steady + settle_db:
                 k += 1
         end = k * hop
-    j0, j1 = max(0, int((start - reach_start) / hop)), min(n, int(np.ceil((start + slack) / hop)))
+    back = min(reach_start, held_reach) if hold_start else reach_start
+    j0, j1 = max(0, int((start - back) / hop)), min(n, int(np.ceil((start + slack) / hop)))
     qb = quiet if quiet_before is None else quiet_before
     hit = np.flatnonzero(qb[j0:j1])
     # the start already follows a pause of ``quiet`` (a bed under the copy ends within ``slack`` of it): it is an
@@ -175,7 +211,7 @@ def snap_to_pauses(start: float, end: float, quiet: np.ndarray, *, hop: float, r
         and not quiet[min(n - 1, ke)]
     if hit.size and (j0 + hit[-1] + 1) * hop < end and not on_onset:
         start = (j0 + hit[-1] + 1) * hop
-    elif not hit.size and start <= reach_start:
+    elif not hit.size and start <= back:
         start = 0.0
     # a start inside a pause of ``quiet`` (far below the copy: the cold open's ambience after its last line)
     # matched a sibling's equally faint lead-in; the theme starts where that pause ends, on an onset (a jump of

@@ -41,7 +41,9 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
       disjoint copies), or twice, apart, in any one episode: a recurring cue,
       rejected — the theme plays once per episode (its copies under the end
       credits are set aside above). A cue heard exactly once in every episode
-      still passes: telling it from a theme is the scorer's job.
+      still passes unless every copy (in a whole episode) starts past ``max_first_position`` of its
+      episode: a theme opens the show, after a cold open, so at least one copy is early; a scene cue
+      sits wherever its scene does (mid-episode in every episode is no opening theme).
     * Otherwise ``coverage × min(1, length / 30 s) × (1 − position / 2)`` (× the
       scorer's mean probability when a scorer is given): the theme is in most
       episodes, long, early. How faithfully the copies match is not theme-ness
@@ -87,6 +89,11 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
         return 0.0
     if twice:
         item.score, item.reason = 0.0, f"heard twice, apart, in {twice} episode(s): a recurring cue"
+        return 0.0
+    whole = [iv[0] / durations[nd.ep] for nd, iv in zip(item.nodes, ivs) if not truncated[nd.ep] and durations[nd.ep] > 0]
+    if whole and min(whole) > config.max_first_position:
+        item.score = 0.0
+        item.reason = f"every copy starts past {min(whole):.2f} of its episode: a mid-episode cue, not an opening theme"
         return 0.0
     base = coverage * min(1.0, length / 30.0) * (1.0 - 0.5 * min(1.0, rel))
     score = base

@@ -249,7 +249,9 @@ def resumed_pieces(pa: Profile, pb: Profile, ms: Sequence[Match], *, config: Ali
     """
     out: list[Match] = []
     for m in ms:
-        for r in (resumed_ending(pa, pb, m, config=config), _swapped(resumed_ending(pb, pa, m.swapped(), config=config))):
+        ml = config.resumed_min_len
+        for r in (resumed_ending(pa, pb, m, config=config, min_len=ml),
+                  _swapped(resumed_ending(pb, pa, m.swapped(), config=config, min_len=ml))):
             if r is None or any(align._overlap(r.a_start, r.a_end, k.a_start, k.a_end) >= 0.5 * r.length
                                 and align._overlap(r.b_start, r.b_end, k.b_start, k.b_end) >= 0.5 * (r.b_end - r.b_start)
                                 for k in list(ms) + out):
@@ -299,9 +301,21 @@ def series_links(profiles: list[Profile], *, config: AlignConfig) -> tuple[list[
     return links, 0.0
 
 
-def best_node(item: Item, e: int) -> Node | None:
+def best_node(item: Item, e: int, *, nested: float = 0.9) -> Node | None:
+    """Episode ``e``'s node of ``item`` with the most links (then the longest), a node counting the links of the
+    nodes it holds (``nested`` of their length inside it) too: a full copy matched whole by one sibling holds the
+    ending that two shortened copies match (their intervals' IoU is under the 0.4 that joins nodes)."""
     mine = [nd for nd in item.nodes if nd.ep == e]
-    return max(mine, key=lambda nd: (len({id(lk) for lk, _ in nd.links}), nd.a[1] - nd.a[0])) if mine else None
+
+    def inside(x: Node, y: Node) -> bool:
+        ov = min(x.a[1], y.a[1]) - max(x.a[0], y.a[0])
+        return x is not y and ov >= nested * (x.a[1] - x.a[0])
+
+    def key(nd: Node):
+        held = {id(lk) for o in mine if o is nd or inside(o, nd) for lk, _ in o.links}
+        return len(held), nd.a[1] - nd.a[0]
+
+    return max(mine, key=key) if mine else None
 
 
 def match_evidence(nd: Node, keys: list[str]) -> list[dict]:
