@@ -69,8 +69,10 @@ types = list(review.LABEL_TYPES)
 if (ss.get(state.REVIEW_DRAFT_FOR) or "").split(":")[0] != str(item.id):
     ss[state.REVIEW_LABEL_TYPE] = data.primary_kind if data.primary_kind in types else "other"
     ss[state.REVIEW_TARGET] = next((lb.id for lb in data.labels_of(ss[state.REVIEW_LABEL_TYPE])), 0)
-if state.REVIEW_RELOAD in ss:  # after a save: edit the row just saved
+    ss.pop(state.REVIEW_NOTE, None)  # a note belongs to one item
+if state.REVIEW_RELOAD in ss:  # after a save: edit the row just saved (its note went with it)
     ss[state.REVIEW_TARGET] = ss.pop(state.REVIEW_RELOAD)
+    ss.pop(state.REVIEW_NOTE, None)
 kind = c1.selectbox("Label type", types, key=state.REVIEW_LABEL_TYPE)
 existing = {lb.id: lb for lb in data.labels_of(kind)}
 targets = [0] + list(existing)

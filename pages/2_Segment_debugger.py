@@ -176,6 +176,10 @@ with tab_item:
                 if ev["matches"] or ev["candidates"]:
                     st.plotly_chart(dw.matches_figure(ev, info.labels), key=f"debug.chart.matches.{ev['id']}")
                     shown_any = True
+                if ev["section_candidates"]:
+                    st.plotly_chart(dw.section_candidates_figure(ev, info.labels),
+                                    key=f"debug.chart.candidates.{ev['id']}")
+                    shown_any = True
                 if not shown_any:
                     st.info(f"Prediction #{ev['id']} ({ev['method'] or 'unknown method'}) stored no evidence "
                             "(no per-segment scores, SSM or matches).")

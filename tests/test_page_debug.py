@@ -56,7 +56,7 @@ def test_what_if_max_seq_len_and_evidence(env):
     assert any("stored no evidence" in i.value for i in at.info)  # the newest prediction (v2) has none
     at.selectbox(key=state.DEBUG_PREDICTION).select(lib["p1"]).run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) >= 6  # + per-segment scores and the SSM
+    assert len(at.get("plotly_chart")) >= 7  # + per-segment scores, the SSM and the ranked chorus candidates
     frames = [d.value for d in at.dataframe]
     models = next(f for f in frames if "hit_rate" in f.columns)
     assert set(models["model"]) == {"hooknet 1", "hooknet 2", "crnn 1"}

@@ -37,6 +37,13 @@ def _run(query: dict | None = None) -> AppTest:
     return at.run()
 
 
+def _another_item(engine, wav_file) -> int:
+    """A second item (a song) after the episode in the picker's order."""
+    with store.session_scope(engine) as s:
+        return store.upsert_item(session=s, key="song", path=str(wav_file("s.wav", duration=8.0)), kind="song",
+                                 artist="Band", title="Tune", duration=8.0).id
+
+
 def _texts(at, kind: str) -> str:
     return " ".join(str(x.value) for x in getattr(at, kind))
 
@@ -131,9 +138,7 @@ def test_drag_select_sets_the_bounds(episode):
 
 def test_undo_and_next_unreviewed(env, episode, wav_file):
     engine, _ = env
-    with store.session_scope(engine) as s:
-        other = store.upsert_item(session=s, key="song", path=str(wav_file("s.wav", duration=8.0)), kind="song",
-                                  artist="Band", title="Tune", duration=8.0).id
+    other = _another_item(engine, wav_file)
     at = _run({"item": str(episode)})
     at.text_input(key=state.REVIEW_AUTHOR).set_value("ann")
     at.button(key=state.REVIEW_ACCEPT).click()
@@ -146,3 +151,23 @@ def test_undo_and_next_unreviewed(env, episode, wav_file):
     at.run()
     assert at.session_state[state.REVIEW_ITEM] == other
     assert "Band – Tune" in _texts(at, "subheader")
+
+
+def test_note_goes_with_the_saved_row_and_never_to_another_item(env, episode, wav_file):
+    """Regression (app check, session 7): a note typed for one item was saved with the next item's label."""
+    engine, settings = env
+    other = _another_item(engine, wav_file)
+    at = _run({"item": str(episode)})
+    at.text_input(key=state.REVIEW_AUTHOR).set_value("ann")
+    at.text_input(key=state.REVIEW_NOTE).set_value("starts after the cold open")
+    at.button(key=state.REVIEW_ACCEPT).click()
+    at.run()
+    assert not at.exception and "Saved: intro" in _texts(at, "success")
+    assert [lb.note for lb in review.review_data(episode, engine=engine, settings=settings).labels] == [
+        "starts after the cold open"]
+    assert not at.text_input(key=state.REVIEW_NOTE).value  # cleared once saved
+    at.text_input(key=state.REVIEW_NOTE).set_value("typed here, not saved")
+    at.button(key=state.REVIEW_NEXT).click()
+    at.run()
+    assert at.session_state[state.REVIEW_ITEM] == other
+    assert not at.exception and not at.text_input(key=state.REVIEW_NOTE).value  # not carried to the next item

@@ -46,7 +46,10 @@ def ssm_payload(duration: float, scores: np.ndarray, times: list[list[float]]) -
     return {"method": "hooknet", "model_version": "x", "chorus": [[20.0, 30.0], [40.0, 50.0]], "prechorus": [[15.0, 20.0]],
             "fallback": False, "fallback_reason": None, "segment_times": times, "segment_scores": scores.tolist(),
             "evidence": {"ssm": {"times": t.tolist(), "matrix": m.tolist()},
-                         "repetitions": [{"a": [20.0, 30.0], "b": [40.0, 50.0], "score": 0.9}]}}
+                         "repetitions": [{"a": [20.0, 30.0], "b": [40.0, 50.0], "score": 0.9}],
+                         # the hook detector's ranked candidates: occurrences, no start/end of their own
+                         "candidates": [{"chorus": [[20.0, 30.0], [40.0, 50.0]], "k": 2, "score": 0.9},
+                                        {"chorus": [[5.0, 15.0], [25.0, 35.0]], "k": 3, "score": 0.2}]}}
 
 
 def make_library(settings, *, predictions: bool = True) -> dict:
@@ -182,8 +185,12 @@ def test_prediction_evidence(lib, settings):
     assert full["repetitions"][0]["score"] == 0.9 and full["chorus"] == [[20.0, 30.0], [40.0, 50.0]]
     assert len(full["segment_scores"]) == len(full["segment_times"]) > 0
     assert ev[0]["ssm"] is None and ev[0]["segment_scores"] == []
+    # hook candidates are sections (occurrence lists), not intervals: apart from the intro candidates
+    assert full["candidates"] == [] and [c["score"] for c in full["section_candidates"]] == [0.9, 0.2]
+    assert full["section_candidates"][0]["chorus"] == [[20.0, 30.0], [40.0, 50.0]]
     intro = debug.prediction_evidence(lib["ep_1"], engine=lib["engine"])[0]
     assert intro["matches"][0]["other_key"] == "ep_2" and intro["model"] == "crnn 1"
+    assert intro["section_candidates"] == []
     with pytest.raises(NotFoundError, match="no prediction"):
         debug.prediction_evidence(lib["ep_1"], engine=lib["engine"], prediction_id=lib["p1"])
 

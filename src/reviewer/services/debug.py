@@ -364,7 +364,9 @@ def prediction_evidence(item_id: object, *, engine, prediction_id: int | None = 
     Each dict has ``id, task, model, method, start, end, confidence`` and, when
     the payload has them: ``ssm`` (``times``, ``matrix``) and ``repetitions``
     (songs), ``chorus`` / ``prechorus`` / ``fallback_reason`` (hooks), ``matches``
-    and ``candidates`` (intros: cross-episode alignment), ``segment_times`` and
+    and ``candidates`` (intros: cross-episode alignment, intervals with ``start`` / ``end``),
+    ``section_candidates`` (hooks: the ranked repeated-section candidates, each ``{"chorus": [[s, e], ...],
+    "k", "score"}``), ``segment_times`` and
     ``segment_scores`` (the model's per-segment scores). Missing parts are
     empty, never invented. An item without predictions gives ``[]``.
     """
@@ -387,12 +389,14 @@ def prediction_evidence(item_id: object, *, engine, prediction_id: int | None = 
         if len(times) != len(scores):
             log.warning("prediction %s: %d segment_times vs %d segment_scores; scores not shown", p.id, len(times), len(scores))
             times, scores = [], []
+        cands = list(ev.get("candidates") or [])
         out.append({
             **_pred_dict(p, versions),
             "ssm": {"times": list(ssm.get("times") or []), "matrix": ssm.get("matrix") or []} if ssm.get("matrix") else None,
             "repetitions": list(ev.get("repetitions") or []),
             "matches": list(ev.get("matches") or []),
-            "candidates": list(ev.get("candidates") or []),
+            "candidates": [c for c in cands if "start" in c and "end" in c],
+            "section_candidates": [c for c in cands if c.get("chorus")],
             "chorus": list(payload.get("chorus") or []),
             "prechorus": list(payload.get("prechorus") or []),
             "fallback_reason": payload.get("fallback_reason") if payload.get("fallback") else None,

@@ -130,7 +130,12 @@ def ssm_figure(ev: Mapping[str, Any]) -> go.Figure:
             fig.add_scatter(x=[x0, x1], y=[y0, y1], mode="lines", line=dict(color="#ff4136", width=3),
                             name=f"repetition {k + 1} (score {rep.get('score', float('nan')):.2f})", showlegend=x0 == a0,
                             hoverinfo="name")
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", title="time (s)")
+    if t:
+        fig.update_xaxes(range=[t[0], t[-1]], constrain="domain")
+        fig.update_yaxes(range=[t[-1], t[0]])
+    else:
+        fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(scaleanchor="x", title="time (s)")
     return _base(fig, title="Self-similarity matrix · red = detected repetitions", height=460)
 
 
@@ -154,6 +159,25 @@ def matches_figure(ev: Mapping[str, Any], labels: Iterable[Mapping[str, Any]] = 
                  height=140 + 28 * max(1, len(ev.get("matches") or [])))
 
 
+def section_candidates_figure(ev: Mapping[str, Any], labels: Iterable[Mapping[str, Any]] = (), *,
+                              top: int = 8) -> go.Figure:
+    """The hook ranker's repeated-section candidates, best first: each candidate's occurrences on its own row."""
+    fig = go.Figure()
+    cands = sorted(ev.get("section_candidates") or [], key=lambda c: -float(c.get("score", float("-inf"))))[:top]
+    rows = []
+    for rank, c in enumerate(cands, 1):
+        row = f"#{rank} score {float(c.get('score', float('nan'))):.2f}"
+        rows.append(row)
+        for s, e in c.get("chorus") or []:
+            fig.add_bar(x=[e - s], base=[s], y=[row], orientation="h", showlegend=False,
+                        marker_color="#2ca02c" if rank == 1 else "#c7c7c7",
+                        hovertemplate=f"{row}: {s:.1f}–{e:.1f} s<extra></extra>")
+    _label_regions(fig, labels, kinds=("chorus", "hook"))
+    fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1])
+    return _base(fig, title="Ranked chorus candidates (bars = the occurrences of each; green = the one chosen first)",
+                 height=140 + 28 * max(1, len(rows)))
+
+
 def scores_figure(ev: Mapping[str, Any], labels: Iterable[Mapping[str, Any]] = ()) -> go.Figure:
     """The model's per-segment scores vs the labelled regions, with the predicted region outlined."""
     times = np.asarray(ev["segment_times"], dtype=float)
@@ -167,4 +191,5 @@ def scores_figure(ev: Mapping[str, Any], labels: Iterable[Mapping[str, Any]] = (
     for k, (s, e) in enumerate(ev.get("chorus") or []):
         fig.add_shape(type="line", x0=s, x1=e, y0=-0.05, y1=-0.05, line=dict(color="#2ca02c", width=5))
     fig.update_yaxes(title="score", range=[-0.1, 1.05])
-    return _base(fig, title=f"Per-segment scores of {ev['model']} vs labels (shaded) · green bars = predicted chorus")
+    note = " · green bars = predicted chorus" if ev.get("chorus") else ""
+    return _base(fig, title=f"Per-segment scores of {ev['model']} vs labels (shaded){note}")

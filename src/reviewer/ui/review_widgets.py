@@ -199,7 +199,9 @@ def player(engine, item: review.ItemInfo, region: tuple[float, float], view: tup
                + (", looped" if loop else ""))
     if audix is not None:
         opts = WaveSurferOptions(height=48, wave_color="#9aa7bd", progress_color="#4a5d7e")
-        res = audix(clip.data, loop=loop, wavesurfer_options=opts, key=state.REVIEW_PLAYER)
+        # one component per item and clip: a reused one kept showing the previous item's clip
+        res = audix(clip.data, loop=loop, wavesurfer_options=opts,
+                    key=f"{state.REVIEW_PLAYER}.{item.id}.{clip.start:.2f}.{clip.end:.2f}")
         if isinstance(res, dict) and res.get("currentTime") is not None:
             now = round(clip.to_item_time(float(res["currentTime"])), 3)
             if st.session_state.get(state.REVIEW_PLAYER_LAST) != now:
