@@ -74,6 +74,13 @@ class IntroConfig:
         mid-episode cue, not an opening theme (1.0: no such rule). A theme opens the show after a cold open, so some
         copy is early; a themeless series' scene cue heard once in most episodes sits wherever its scene does.
         Truncated episodes (longer than ``search_window``) say nothing: their position is relative to the window.
+    scorer_veto : float
+        With a scorer: the chosen recurring item whose copies' mean intro probability (each copy's mean over the
+        segments inside it, as :func:`~reviewer.detect.intro_choice.rate_item` weighs it) is under this is no theme
+        and the series gets none, unless another item that passed the repetition rules scores at least this
+        (:func:`~reviewer.detect.intro_choice.choose_theme`). A themeless series' scene cue heard once per episode,
+        one copy early, passes every repetition rule, but the scorer hears it as no theme (0.0: no veto; without a
+        scorer there is none either).
     hold_sibling_starts : bool
         A copy's start that two links or more begin at, each where its partner's own settled start is, moves back
         to an earlier pause by 0.5 s at most: :func:`~reviewer.detect.intro_bounds.sibling_held_starts`.
@@ -91,6 +98,7 @@ class IntroConfig:
     min_coverage: float = 0.5
     strict_coverage: float = 0.7
     max_first_position: float = 0.35
+    scorer_veto: float = 0.1
     hold_sibling_starts: bool = True
     score_threshold: float = 0.5
     align: AlignConfig = field(default_factory=AlignConfig)
@@ -100,7 +108,8 @@ class IntroConfig:
             raise ConfigError(f"intro: need 0 < min_len < max_len, got {self.min_len!r}, {self.max_len!r}")
         if self.search_window <= self.min_len:
             raise ConfigError(f"intro: search_window must exceed min_len, got {self.search_window!r}")
-        for name in ("confidence_threshold", "min_coverage", "strict_coverage", "max_first_position", "score_threshold"):
+        for name in ("confidence_threshold", "min_coverage", "strict_coverage", "max_first_position", "scorer_veto",
+                     "score_threshold"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"intro: {name} must be in [0, 1], got {v!r}")
@@ -337,7 +346,7 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
         items = items_of(links, n)
         repetition = [rate_item(it, n_eps=n, durations=durations, truncated=truncated, probs=probs, tables=tables,
                                 config=config) for it in items]
-        chosen = choose_theme(items, repetition)
+        chosen = choose_theme(items, repetition, veto=config.scorer_veto)
         items.sort(key=lambda it: (it is not chosen, -it.score))
     def settle(e: int, s: float, t: float, hold_start: bool = False) -> tuple[float, float]:
         hop = profiles[e].hop

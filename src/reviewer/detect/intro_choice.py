@@ -101,6 +101,7 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
     p = [scorer_mean(probs[nd.ep], tables[nd.ep], iv) for nd, iv in zip(item.nodes, ivs)]
     p = [x for x in p if x is not None]
     if p:
+        item.prob = float(np.mean(p))
         score *= 0.25 + 0.75 * float(np.mean(p))
         reason += f", scorer {np.mean(p):.2f}"
     item.score, item.reason = float(score), reason
@@ -111,7 +112,8 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
 CONTENDER_SHARE = 0.5
 
 
-def choose_theme(items: list[Item], repetition: list[float], *, share: float = CONTENDER_SHARE) -> Item | None:
+def choose_theme(items: list[Item], repetition: list[float], *, share: float = CONTENDER_SHARE,
+                 veto: float = 0.0) -> Item | None:
     """The theme among rated items: the scorer chooses among the contenders of the repetition evidence only.
 
     ``repetition[k]`` is :func:`rate_item`'s return value for ``items[k]`` (its score before the
@@ -121,6 +123,12 @@ def choose_theme(items: list[Item], repetition: list[float], *, share: float = C
     ties of the repetition evidence (a recap clip, a jingle or a cue as long and as widespread as the
     theme), it does not overturn a clear verdict (a 12 s cue against a 49 s theme in every episode).
     Losing items get the reason in their ``reason``. None when no item scores above 0.
+
+    ``veto`` (``IntroConfig.scorer_veto``; 0: none): with a scorer, the chosen item whose copies' mean probability
+    (``Item.prob``) is under it is no theme, and the series gets none, unless the scorer hears another item that
+    passed the repetition rules as theme music (≥ ``veto``): then it is the scorer that misses a theme it never heard
+    (tuning seed 19), and the repetition verdict stands. A themeless series' scene cue heard once per episode, one
+    copy early, passes every repetition rule; the scorer hears it at ~0.00 and true themes at 0.9+ (session 7).
     """
     if not items:
         return None
@@ -131,6 +139,13 @@ def choose_theme(items: list[Item], repetition: list[float], *, share: float = C
     if not contenders:
         return None
     chosen = max(contenders, key=lambda it: it.score)
+    if veto > 0 and chosen.prob is not None and chosen.prob < veto:
+        heard = [it for it, r in zip(items, repetition) if it is not chosen and r > 0 and it.prob is not None
+                 and it.prob >= veto]
+        if not heard:
+            chosen.reason += (f"; scorer {chosen.prob:.2f} < {veto:g} and no recurring item heard as theme music: "
+                              "a scene cue, the series has no theme")
+            return None
     for it, r in zip(items, repetition):
         if it.score > 0 and r < share * best_rep and it.score > chosen.score:
             it.reason += f"; repetition {r:.2f} < {share:g} × the best {best_rep:.2f}: the scorer alone cannot make it the theme"

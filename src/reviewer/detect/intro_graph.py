@@ -196,6 +196,8 @@ class Item:
     nodes: list[Node]
     score: float = 0.0
     reason: str = ""
+    #: the scorer's mean intro probability over the copies (None without a scorer); set by ``rate_item``
+    prob: float | None = None
 
 
 def occurrences(nodes: Sequence[Node], ivs: Sequence[tuple[float, float]], *, gap: float = 2.0) -> int:
