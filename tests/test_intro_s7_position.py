@@ -42,3 +42,23 @@ def test_a_theme_late_in_most_episodes_but_early_in_one_is_kept():
     for (_, span), p in zip(eps, preds):
         assert p.start is not None
         assert abs(p.start - span[0]) <= 1.0 and abs(p.end - span[1]) <= 1.0, (span, p.start, p.end)
+
+
+def test_a_theme_after_long_cold_opens_is_kept_when_the_scorer_hears_it():
+    """Seeds 53 / 59 (retired into tuning, session 7): themes after cold opens of 61-145 s started past 0.36 / 0.42
+    of every episode, the position rule rejected them and 8 episodes got no intro. With a scorer that hears the
+    item as theme music (mean >= ``position_trust_prob``) the rule does not apply; a themeless series' cue is left
+    to the scorer veto (``test_intro_s7_veto``)."""
+    from test_intro_s7_veto import _series  # noqa: PLC0415 (a test helper)
+    from test_intro_scorer_s4 import ColumnScorer  # noqa: PLC0415
+
+    theme = tune(np.random.default_rng(75), 20.0)
+    leads = (30.0, 36.0, 33.0, 38.0)  # every copy starts at 0.37-0.47 of its ~81 s episode
+    heard = detect_intros(_series(theme, leads, scored=True), config=IntroConfig(), scorer=ColumnScorer())
+    for lead, p in zip(leads, heard):
+        assert p.start is not None, [(q.start, q.end) for q in heard]
+        assert abs(p.start - (lead + 0.6)) <= 1.0 and abs(p.end - (lead + 20.6)) <= 1.0, (lead, p.start, p.end)
+    # without a scorer, or one that does not hear it, the rule rejects the late item as a mid-episode cue
+    assert all(p.start is None for p in detect_intros(_series(theme, leads, scored=True), config=IntroConfig()))
+    unheard = detect_intros(_series(theme, leads, scored=False), config=IntroConfig(), scorer=ColumnScorer())
+    assert all(p.start is None for p in unheard)

@@ -74,6 +74,11 @@ class IntroConfig:
         mid-episode cue, not an opening theme (1.0: no such rule). A theme opens the show after a cold open, so some
         copy is early; a themeless series' scene cue heard once in most episodes sits wherever its scene does.
         Truncated episodes (longer than ``search_window``) say nothing: their position is relative to the window.
+    position_trust_prob : float
+        With a scorer: an item whose copies' mean intro probability reaches this is exempt from
+        ``max_first_position`` (a theme after cold opens of a few minutes starts past 0.35 of a short episode; the
+        scorer hears it as theme music, a themeless series' scene cue it does not, see ``scorer_veto``). 1.0
+        exempts only items scored 1 everywhere.
     scorer_veto : float
         With a scorer: the chosen recurring item whose copies' mean intro probability (each copy's mean over the
         segments inside it, as :func:`~reviewer.detect.intro_choice.rate_item` weighs it) is under this is no theme
@@ -98,6 +103,7 @@ class IntroConfig:
     min_coverage: float = 0.5
     strict_coverage: float = 0.7
     max_first_position: float = 0.35
+    position_trust_prob: float = 0.5
     scorer_veto: float = 0.1
     hold_sibling_starts: bool = True
     score_threshold: float = 0.5
@@ -108,8 +114,8 @@ class IntroConfig:
             raise ConfigError(f"intro: need 0 < min_len < max_len, got {self.min_len!r}, {self.max_len!r}")
         if self.search_window <= self.min_len:
             raise ConfigError(f"intro: search_window must exceed min_len, got {self.search_window!r}")
-        for name in ("confidence_threshold", "min_coverage", "strict_coverage", "max_first_position", "scorer_veto",
-                     "score_threshold"):
+        for name in ("confidence_threshold", "min_coverage", "strict_coverage", "max_first_position",
+                     "position_trust_prob", "scorer_veto", "score_threshold"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"intro: {name} must be in [0, 1], got {v!r}")

@@ -43,7 +43,9 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
       credits are set aside above). A cue heard exactly once in every episode
       still passes unless every copy (in a whole episode) starts past ``max_first_position`` of its
       episode: a theme opens the show, after a cold open, so at least one copy is early; a scene cue
-      sits wherever its scene does (mid-episode in every episode is no opening theme).
+      sits wherever its scene does (mid-episode in every episode is no opening theme). An item the scorer
+      hears as theme music (copies' mean probability ≥ ``position_trust_prob``) is exempt: a theme after
+      a long cold open starts past that share too (a themeless series' cue is left to ``scorer_veto``).
     * Otherwise ``coverage × min(1, length / 30 s) × (1 − position / 2)`` (× the
       scorer's mean probability when a scorer is given): the theme is in most
       episodes, long, early. How faithfully the copies match is not theme-ness
@@ -90,16 +92,17 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
     if twice:
         item.score, item.reason = 0.0, f"heard twice, apart, in {twice} episode(s): a recurring cue"
         return 0.0
+    p = [scorer_mean(probs[nd.ep], tables[nd.ep], iv) for nd, iv in zip(item.nodes, ivs)]
+    p = [x for x in p if x is not None]
+    heard = bool(p) and float(np.mean(p)) >= config.position_trust_prob
     whole = [iv[0] / durations[nd.ep] for nd, iv in zip(item.nodes, ivs) if not truncated[nd.ep] and durations[nd.ep] > 0]
-    if whole and min(whole) > config.max_first_position:
+    if whole and min(whole) > config.max_first_position and not heard:
         item.score = 0.0
         item.reason = f"every copy starts past {min(whole):.2f} of its episode: a mid-episode cue, not an opening theme"
         return 0.0
     base = coverage * min(1.0, length / 30.0) * (1.0 - 0.5 * min(1.0, rel))
     score = base
     reason = f"in {len(eps)}/{n_eps} episodes, {length:.1f} s, position {rel:.2f}"
-    p = [scorer_mean(probs[nd.ep], tables[nd.ep], iv) for nd, iv in zip(item.nodes, ivs)]
-    p = [x for x in p if x is not None]
     if p:
         item.prob = float(np.mean(p))
         score *= 0.25 + 0.75 * float(np.mean(p))
