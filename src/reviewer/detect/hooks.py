@@ -1014,6 +1014,11 @@ def _level_db(rms) -> np.ndarray:
     return 20.0 * np.log10(np.maximum(np.asarray(rms, dtype=np.float64).ravel(), 1e-5))
 
 
+def _mean_level(db: np.ndarray, s: float, e: float, resolution: float) -> float:
+    """Mean dB of the grid cells of ``[s, e)`` (at least the first cell)."""
+    return float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))]))
+
+
 def _recurs_inside(chroma_sim: np.ndarray, t: int, i: int, j: int) -> float:
     """Best mean similarity of grid stretch [t, i) to an equally long stretch starting in [i, j)."""
     n, m = i - t, chroma_sim.shape[0]
@@ -1157,7 +1162,7 @@ def _free_loud_starts(occ: Sequence[tuple[float, float]], db: np.ndarray, length
                       max_level_gap_db: float, max_overlap: float) -> list[int]:
     """Grid starts of the stretches of ``length`` cells overlapping no occurrence by more than ``max_overlap`` s
     whose mean level (dB) is within ``max_level_gap_db`` of the occurrences' median level."""
-    lev = [float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))])) for s, e in occ]
+    lev = [_mean_level(db, s, e, resolution) for s, e in occ]
     floor = float(np.median(lev)) - max_level_gap_db
     ov = int(round(max_overlap / resolution))
     taken = [(int(round(s / resolution)), int(round(e / resolution))) for s, e in occ]
@@ -1221,8 +1226,7 @@ def add_missed_half_choruses(occ: Sequence[tuple[float, float]], chroma_sim: np.
 def level_spread_db(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, resolution: float) -> float:
     """Loudest minus quietest occurrence (mean dB of the grid ``rms`` over each); 0 for fewer than two."""
     db = _level_db(rms)
-    lev = [float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))]))
-           for s, e in occ if int(s / resolution) < db.size]
+    lev = [_mean_level(db, s, e, resolution) for s, e in occ if int(s / resolution) < db.size]
     return max(lev) - min(lev) if len(lev) >= 2 else 0.0
 
 
@@ -1238,8 +1242,7 @@ def drop_quiet_first(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, res
     if len(occ) < 3:
         return occ
     db = _level_db(rms)
-    lev = [float(np.mean(db[int(s / resolution):max(int(s / resolution) + 1, int(e / resolution))]))
-           for s, e in occ]
+    lev = [_mean_level(db, s, e, resolution) for s, e in occ]
     return occ[1:] if lev[0] < float(np.median(lev[1:])) - max_gap_db else occ
 
 

@@ -94,7 +94,8 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
         return 0.0
     p = [scorer_mean(probs[nd.ep], tables[nd.ep], iv) for nd, iv in zip(item.nodes, ivs)]
     p = [x for x in p if x is not None]
-    heard = bool(p) and float(np.mean(p)) >= config.position_trust_prob
+    prob = float(np.mean(p)) if p else None
+    heard = prob is not None and prob >= config.position_trust_prob
     whole = [iv[0] / durations[nd.ep] for nd, iv in zip(item.nodes, ivs) if not truncated[nd.ep] and durations[nd.ep] > 0]
     if whole and min(whole) > config.max_first_position and not heard:
         item.score = 0.0
@@ -103,10 +104,10 @@ def rate_item(item: Item, *, n_eps: int, durations: list[float], truncated: list
     base = coverage * min(1.0, length / 30.0) * (1.0 - 0.5 * min(1.0, rel))
     score = base
     reason = f"in {len(eps)}/{n_eps} episodes, {length:.1f} s, position {rel:.2f}"
-    if p:
-        item.prob = float(np.mean(p))
-        score *= 0.25 + 0.75 * float(np.mean(p))
-        reason += f", scorer {np.mean(p):.2f}"
+    if prob is not None:
+        item.prob = prob
+        score *= 0.25 + 0.75 * prob
+        reason += f", scorer {prob:.2f}"
     item.score, item.reason = float(score), reason
     return float(base)
 
