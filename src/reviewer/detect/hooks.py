@@ -162,6 +162,12 @@ class HookConfig:
     snap_max_level_gap_db: float = 1.5
     snap_min_sim: float = 0.85
     snap_recur_min_rise_db: float | None = 0.5
+    #: when the snap moves back the start of the first of two equally long back-to-back occurrences (a double
+    #: chorus cut in equal halves from a late start), the pair is cut again in equal halves from the new start
+    snap_resplit_pairs: bool = True
+    #: the small-rise pass of the snap skips rises (< snap_min_rise_db) less than 4 s after a marked one
+    #: whose stretch does not recur in the chorus (a pre-chorus landing): its tail
+    snap_recur_clean_only: bool = True
     #: a first occurrence starting less than this many seconds into the song, after a stretch as loud whose chords
     #: recur in it (a song opening with its chorus, its first bars labelled apart), starts at 0; None: never
     opening_chorus_window: float | None = 10.0
@@ -892,7 +898,9 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
                                         min_rise_db=config.snap_min_rise_db,
                                         max_own_rise_db=config.snap_max_own_rise_db,
                                         max_level_gap_db=config.snap_max_level_gap_db, chroma_sim=an.chroma,
-                                        min_sim=config.snap_min_sim, min_recur_rise_db=config.snap_recur_min_rise_db)
+                                        min_sim=config.snap_min_sim, min_recur_rise_db=config.snap_recur_min_rise_db,
+                                        resplit_pairs=config.snap_resplit_pairs,
+                                        clean_only=config.snap_recur_clean_only)
         if config.opening_chorus_window is not None and an.chroma is not None:
             chorus = extend_opening_chorus(chorus, rms, an.chroma, resolution=res, window=config.opening_chorus_window,
                                            max_level_gap_db=config.snap_max_level_gap_db, min_sim=config.snap_min_sim)
@@ -1031,7 +1039,8 @@ def _recurs_inside(chroma_sim: np.ndarray, t: int, i: int, j: int) -> float:
 def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, resolution: float, window: float = 10.0,
                        min_rise_db: float = 1.5, max_own_rise_db: float = 1.0, max_level_gap_db: float = 1.5,
                        rise_len: float = 4.0, min_move: float = 1.0, chroma_sim: np.ndarray | None = None,
-                       min_sim: float = 0.85, min_recur_rise_db: float | None = None) -> list[tuple[float, float]]:
+                       min_sim: float = 0.85, min_recur_rise_db: float | None = None,
+                       resplit_pairs: bool = False, clean_only: bool = False) -> list[tuple[float, float]]:
     """Occurrences that start inside their section moved back to the level rise that opens it.
 
     A candidate made of a chorus's repeated second half (or a line inside it) starts where the
@@ -1048,6 +1057,15 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
     ``min_recur_rise_db`` and ``chroma_sim``, the strongest rise of at least ``min_recur_rise_db``
     among the earlier starts whose stretch recurs (≥ ``min_sim``) is taken: a chorus out of a
     pre-chorus as loud as it lands with a small rise, and the pre-chorus's chords do not recur.
+    With ``clean_only`` a rise under ``min_rise_db`` must not lie within ``rise_len`` s after a rise
+    of at least ``min_rise_db`` whose stretch does not recur (the landing of a pre-chorus: the small rise is
+    its tail, its "before" window still reaching back before the pre-chorus).
+
+    With ``resplit_pairs``, an occurrence moved back that was the first of two equally long
+    back-to-back ones (a double chorus cut in equal halves, :func:`_split_multiples`, from a late
+    start) and the one after it are cut again in equal halves of the pair's new span, when the moved
+    one is now over 1.25× the median length of the other occurrences (a half chorus after a full one,
+    found as two halves, is left as the snap made it: a full chorus and a half).
     """
     occ = [(float(s), float(e)) for s, e in occ]
     db = _level_db(rms)
@@ -1073,15 +1091,30 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
             out.append((t * resolution, e))
             continue
         if chroma_sim is not None and min_recur_rise_db is not None:
+            # a small rise less than ``rise_len`` s after a larger marked one (≥ ``min_rise_db``) whose own stretch
+            # does not recur (a pre-chorus landing) is that rise's tail
+            clean = lambda t: rise(t) >= min_rise_db or not any(rise(q) >= min_rise_db and recurs(q) < min_sim
+                                                                for q in range(max(1, t - w), t - w // 2 + 1))
             # a chorus landing without a marked level rise (out of a pre-chorus as loud as it): the
             # strongest small rise among the earlier starts whose stretch still recurs in the chorus
-            ok = np.array([rises[q] >= min_recur_rise_db and recurs(int(t)) >= min_sim for q, t in enumerate(cand)])
+            ok = np.array([rises[q] >= min_recur_rise_db and (not clean_only or clean(int(t)))
+                           and recurs(int(t)) >= min_sim for q, t in enumerate(cand)])
             if ok.any():
                 t = int(cand[ok][int(np.argmax(rises[ok]))])
                 if level_ok(t):
                     out.append((t * resolution, e))
                     continue
         out.append((s, e))
+    if resplit_pairs:
+        for k in range(len(occ) - 1):
+            (s0, e0), (s1, e1) = occ[k], occ[k + 1]
+            rest = [b - a for q, (a, b) in enumerate(out) if q not in (k, k + 1)]
+            moved = out[k][0] < s0 - 1e-9 and out[k + 1] == occ[k + 1]
+            # the moved first part now too long for one chorus (a full chorus joined to the half after it is not)
+            too_long = bool(rest) and out[k][1] - out[k][0] > 1.25 * float(np.median(rest))
+            if moved and too_long and abs(e0 - s1) < 1e-6 and abs((e0 - s0) - (e1 - s1)) <= resolution:
+                mid = 0.5 * (out[k][0] + e1)
+                out[k], out[k + 1] = (out[k][0], mid), (mid, e1)
     return out
 
 
