@@ -32,7 +32,9 @@ The chain:
    ranking through the candidates' mean score;
    an occurrence of the chosen candidate that starts inside a loud section (no level rise at its
    start: a chorus's repeated second phrase) moves back to the rise opening that section when the
-   stretch in between is as loud and recurs in the chorus (:func:`snap_to_level_rise`); a first
+   stretch in between is as loud and recurs in the chorus (:func:`snap_to_level_rise`; a small rise
+   counts when it is not the tail of a pre-chorus's landing, and a double chorus cut in halves from a
+   late start is cut again from the moved one); a first
    occurrence starting up to 10 s into the song after a stretch as loud that recurs in it starts at 0
    (a song opening with its chorus, :func:`extend_opening_chorus`);
    the chosen candidate's short occurrences whose missing head matches the others' heads in
@@ -161,7 +163,7 @@ class HookConfig:
     snap_max_own_rise_db: float = 1.0
     snap_max_level_gap_db: float = 1.5
     snap_min_sim: float = 0.85
-    snap_recur_min_rise_db: float | None = 0.5
+    snap_recur_min_rise_db: float | None = 0.4
     #: when the snap moves back the start of the first of two equally long back-to-back occurrences (a double
     #: chorus cut in equal halves from a late start), the pair is cut again in equal halves from the new start
     snap_resplit_pairs: bool = True
