@@ -88,4 +88,24 @@ def test_a_real_small_landing_is_a_peak_and_still_moves(loud_prechorus_song):  #
 
 def test_the_detector_uses_both_by_default():
     cfg = HookConfig()
-    assert cfg.snap_resplit_pairs and cfg.snap_recur_clean_only
+    assert cfg.snap_resplit_pairs and cfg.snap_recur_clean_only and cfg.snap_align_moves
+
+
+LOUD_BRIDGE = (16.0, -16.5, ("B1", "B2"))  # as loud as the chorus: no level rise into the chorus after it
+
+
+def test_an_occurrence_without_a_rise_follows_the_move_of_its_repetition():
+    rms, sim, starts = _tracks([VERSE, CHORUS, LOUD_BRIDGE, CHORUS, VERSE])
+    c1, c2 = starts[1], starts[3]
+    occ = [(c1 + 4.0, c1 + 16.0), (c2 + 4.0, c2 + 16.0)]  # both 4 s late; only the first has a rise before it
+    assert snap_to_level_rise(occ, rms, resolution=RES, chroma_sim=sim) == [(c1, c1 + 16.0), occ[1]]
+    out = snap_to_level_rise(occ, rms, resolution=RES, chroma_sim=sim, align_moves=True)
+    assert out == [(c1, c1 + 16.0), (c2, c2 + 16.0)]
+
+
+def test_an_occurrence_after_other_chords_does_not_follow():
+    rms, sim, starts = _tracks([VERSE, CHORUS, LOUD_BRIDGE, CHORUS, VERSE])
+    c1, c2 = starts[1], starts[3]
+    occ = [(c1 + 4.0, c1 + 16.0), (c2, c2 + 16.0)]  # the second is right: the bridge's chords before it
+    out = snap_to_level_rise(occ, rms, resolution=RES, chroma_sim=sim, align_moves=True)
+    assert out == [(c1, c1 + 16.0), (c2, c2 + 16.0)]

@@ -34,7 +34,8 @@ The chain:
    start: a chorus's repeated second phrase) moves back to the rise opening that section when the
    stretch in between is as loud and recurs in the chorus (:func:`snap_to_level_rise`; a small rise
    counts when it is not the tail of a pre-chorus's landing, and a double chorus cut in halves from a
-   late start is cut again from the moved one); a first
+   late start is cut again from the moved one; an occurrence with no rise before it starts as much
+   earlier as another one moved when the stretch before it repeats the one gained); a first
    occurrence starting up to 10 s into the song after a stretch as loud that recurs in it starts at 0
    (a song opening with its chorus, :func:`extend_opening_chorus`);
    the chosen candidate's short occurrences whose missing head matches the others' heads in
@@ -170,6 +171,9 @@ class HookConfig:
     #: the small-rise pass of the snap skips rises (< snap_min_rise_db) less than 4 s after a marked one
     #: whose stretch does not recur in the chorus (a pre-chorus landing): its tail
     snap_recur_clean_only: bool = True
+    #: an occurrence the snap did not move starts as many seconds earlier as another one moved back, when the
+    #: stretch before it repeats the stretch that one gained (chroma ≥ snap_min_sim, as loud)
+    snap_align_moves: bool = True
     #: a first occurrence starting less than this many seconds into the song, after a stretch as loud whose chords
     #: recur in it (a song opening with its chorus, its first bars labelled apart), starts at 0; None: never
     opening_chorus_window: float | None = 10.0
@@ -902,7 +906,8 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
                                         max_level_gap_db=config.snap_max_level_gap_db, chroma_sim=an.chroma,
                                         min_sim=config.snap_min_sim, min_recur_rise_db=config.snap_recur_min_rise_db,
                                         resplit_pairs=config.snap_resplit_pairs,
-                                        clean_only=config.snap_recur_clean_only)
+                                        clean_only=config.snap_recur_clean_only,
+                                        align_moves=config.snap_align_moves)
         if config.opening_chorus_window is not None and an.chroma is not None:
             chorus = extend_opening_chorus(chorus, rms, an.chroma, resolution=res, window=config.opening_chorus_window,
                                            max_level_gap_db=config.snap_max_level_gap_db, min_sim=config.snap_min_sim)
@@ -1042,7 +1047,8 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
                        min_rise_db: float = 1.5, max_own_rise_db: float = 1.0, max_level_gap_db: float = 1.5,
                        rise_len: float = 4.0, min_move: float = 1.0, chroma_sim: np.ndarray | None = None,
                        min_sim: float = 0.85, min_recur_rise_db: float | None = None,
-                       resplit_pairs: bool = False, clean_only: bool = False) -> list[tuple[float, float]]:
+                       resplit_pairs: bool = False, clean_only: bool = False,
+                       align_moves: bool = False) -> list[tuple[float, float]]:
     """Occurrences that start inside their section moved back to the level rise that opens it.
 
     A candidate made of a chorus's repeated second half (or a line inside it) starts where the
@@ -1062,6 +1068,11 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
     With ``clean_only`` a rise under ``min_rise_db`` must not lie within ``rise_len`` s after a rise
     of at least ``min_rise_db`` whose stretch does not recur (the landing of a pre-chorus: the small rise is
     its tail, its "before" window still reaching back before the pre-chorus).
+
+    With ``align_moves``, an occurrence left where it was starts ``d`` s earlier when another one
+    moved back by ``d`` and the ``d`` s before it repeat (mean chroma similarity ≥ ``min_sim``) the
+    stretch the other one gained, as loud (the repetition's boundaries are the same in every copy; a
+    chorus after a section as loud has no rise to find).
 
     With ``resplit_pairs``, an occurrence moved back that was the first of two equally long
     back-to-back ones (a double chorus cut in equal halves, :func:`_split_multiples`, from a late
@@ -1107,6 +1118,27 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
                     out.append((t * resolution, e))
                     continue
         out.append((s, e))
+    if align_moves and chroma_sim is not None:
+        # an occurrence the snap left where it was, while another one of the same repetition moved back by d:
+        # when the d s before it repeat the stretch the other one gained (chroma), it starts d s earlier too
+        moved = [(occ[q][0] - out[q][0], q) for q in range(len(occ)) if occ[q][0] - out[q][0] >= min_move]
+        snapped = list(out)
+        for k, (s, e) in enumerate(occ):
+            if snapped[k] != (s, e) or not moved:
+                continue
+            i = int(round(s / resolution))
+            best = None
+            for d, q in moved:
+                n, iq = int(round(d / resolution)), int(round(occ[q][0] / resolution))
+                t = i - n
+                if t < 0 or (k > 0 and t * resolution < out[k - 1][1] - 1e-9) or iq - n < 0:
+                    continue
+                sim = float(np.mean(chroma_sim[np.arange(t, i), np.arange(iq - n, iq)]))
+                level_ok = float(np.mean(db[t:i])) >= float(np.mean(db[i:min(m, int(round(e / resolution)))])) - max_level_gap_db
+                if sim >= min_sim and level_ok and (best is None or sim > best[0]):
+                    best = (sim, t * resolution)
+            if best is not None:
+                out[k] = (best[1], e)
     if resplit_pairs:
         for k in range(len(occ) - 1):
             (s0, e0), (s1, e1) = occ[k], occ[k + 1]
