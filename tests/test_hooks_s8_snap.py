@@ -109,3 +109,14 @@ def test_an_occurrence_after_other_chords_does_not_follow():
     occ = [(c1 + 4.0, c1 + 16.0), (c2, c2 + 16.0)]  # the second is right: the bridge's chords before it
     out = snap_to_level_rise(occ, rms, resolution=RES, chroma_sim=sim, align_moves=True)
     assert out == [(c1, c1 + 16.0), (c2, c2 + 16.0)]
+
+
+def test_occurrences_that_run_into_the_next_end_where_it_starts():
+    from reviewer.detect.hooks import disjoint_occurrences
+
+    assert disjoint_occurrences([(130.5, 141.5), (30.0, 44.0), (141.0, 152.0)]) == [
+        (30.0, 44.0), (130.5, 141.0), (141.0, 152.0)]
+    assert disjoint_occurrences([(30.5, 52.0), (51.5, 73.0), (72.5, 83.0)]) == [
+        (30.5, 51.5), (51.5, 72.5), (72.5, 83.0)]
+    assert disjoint_occurrences([(10.0, 20.0), (10.0, 15.0)]) == [(10.0, 20.0)]  # a duplicate start: the longer
+    assert disjoint_occurrences([]) == []

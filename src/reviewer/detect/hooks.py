@@ -937,6 +937,7 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
             if len(kept) < len(chorus):  # with the pre-chorus that led into the dropped occurrence
                 pre = [(a, b) for a, b in pre if abs(b - chorus[0][0]) > 2 * res]
             chorus = kept
+        chorus = disjoint_occurrences(chorus)
         # a pre-chorus ends where its (moved) chorus starts; one left inside a chorus is dropped
         pre = [(a, min(b, next((s for s, _ in chorus if a < s < b), b))) for a, b in pre]
         pre = [(a, b) for a, b in pre if b - a >= 2 * res and not any(s <= a + res and a < e for s, e in chorus)]
@@ -980,6 +981,19 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
         model_version="+".join(versions), segment_times=seg_times, segment_scores=seg_scores, evidence=evidence,
         seconds=time.perf_counter() - t0,
     )
+
+
+def disjoint_occurrences(occ: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Occurrences sorted by start, each ending where the next one starts if it ran into it.
+
+    The refinements may leave two occurrences overlapping by up to a second (an added repeat
+    tolerates ``max_overlap``); one chorus ends where the next begins.
+    """
+    out = sorted((float(s), float(e)) for s, e in occ)
+    for k in range(len(out) - 1):
+        if out[k][1] > out[k + 1][0]:
+            out[k] = (out[k][0], max(out[k][0], out[k + 1][0]))
+    return [(s, e) for s, e in out if e > s]
 
 
 def extend_short_heads(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray, *, resolution: float,
