@@ -1140,7 +1140,9 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
         for k, (s, e) in enumerate(occ):
             if snapped[k] != (s, e) or not moved:
                 continue
-            i = int(round(s / resolution))
+            i, j = int(round(s / resolution)), min(m, int(round(e / resolution)))
+            if j <= i:
+                continue
             best = None
             for d, q in moved:
                 n, iq = int(round(d / resolution)), int(round(occ[q][0] / resolution))
@@ -1148,7 +1150,7 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
                 if t < 0 or (k > 0 and t * resolution < out[k - 1][1] - 1e-9) or iq - n < 0:
                     continue
                 sim = float(np.mean(chroma_sim[np.arange(t, i), np.arange(iq - n, iq)]))
-                level_ok = float(np.mean(db[t:i])) >= float(np.mean(db[i:min(m, int(round(e / resolution)))])) - max_level_gap_db
+                level_ok = float(np.mean(db[t:i])) >= float(np.mean(db[i:j])) - max_level_gap_db
                 if sim >= min_sim and level_ok and (best is None or sim > best[0]):
                     best = (sim, t * resolution)
             if best is not None:
