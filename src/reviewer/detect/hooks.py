@@ -1101,6 +1101,9 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
     def rise(i: int) -> float:
         return float(np.mean(db[i:i + w]) - np.mean(db[max(0, i - w):i])) if 1 <= i < m else 0.0
 
+    def as_loud(t: int, i: int, j: int) -> bool:  # grid stretch [t, i) as loud as the occurrence [i, j)
+        return float(np.mean(db[t:i])) >= float(np.mean(db[i:j])) - max_level_gap_db
+
     out = []
     for k, (s, e) in enumerate(occ):
         i, j = int(round(s / resolution)), min(m, int(round(e / resolution)))
@@ -1112,7 +1115,7 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
         cand = np.arange(max(lo, 1), hi + 1)
         rises = np.array([rise(int(t)) for t in cand])
         t = int(cand[int(np.argmax(rises))])
-        level_ok = lambda t: float(np.mean(db[t:i])) >= float(np.mean(db[i:j])) - max_level_gap_db
+        level_ok = lambda t: as_loud(t, i, j)
         recurs = lambda t: _recurs_inside(chroma_sim, t, i, max(j, i + 2 * (i - t)))
         if rises.max() >= min_rise_db and level_ok(t) and (chroma_sim is None or recurs(t) >= min_sim):
             out.append((t * resolution, e))
@@ -1150,8 +1153,7 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
                 if t < 0 or (k > 0 and t * resolution < out[k - 1][1] - 1e-9) or iq - n < 0:
                     continue
                 sim = float(np.mean(chroma_sim[np.arange(t, i), np.arange(iq - n, iq)]))
-                level_ok = float(np.mean(db[t:i])) >= float(np.mean(db[i:j])) - max_level_gap_db
-                if sim >= min_sim and level_ok and (best is None or sim > best[0]):
+                if sim >= min_sim and as_loud(t, i, j) and (best is None or sim > best[0]):
                     best = (sim, t * resolution)
             if best is not None:
                 out[k] = (best[1], e)
@@ -1159,10 +1161,10 @@ def snap_to_level_rise(occ: Sequence[tuple[float, float]], rms: np.ndarray, *, r
         for k in range(len(occ) - 1):
             (s0, e0), (s1, e1) = occ[k], occ[k + 1]
             rest = [b - a for q, (a, b) in enumerate(out) if q not in (k, k + 1)]
-            moved = out[k][0] < s0 - 1e-9 and out[k + 1] == occ[k + 1]
+            first_moved = out[k][0] < s0 - 1e-9 and out[k + 1] == occ[k + 1]
             # the moved first part now too long for one chorus (a full chorus joined to the half after it is not)
             too_long = bool(rest) and out[k][1] - out[k][0] > 1.25 * float(np.median(rest))
-            if moved and too_long and abs(e0 - s1) < 1e-6 and abs((e0 - s0) - (e1 - s1)) <= resolution:
+            if first_moved and too_long and abs(e0 - s1) < 1e-6 and abs((e0 - s0) - (e1 - s1)) <= resolution:
                 mid = 0.5 * (out[k][0] + e1)
                 out[k], out[k + 1] = (out[k][0], mid), (mid, e1)
     return out
