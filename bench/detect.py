@@ -78,8 +78,16 @@ def _verdicts(rows: list[dict], targets: dict, cols: tuple[str, ...]) -> list[st
         x = best[col]
         ok = x >= val if op == ">=" else x <= val
         out.append(f"  target {col} {op} {val:g}: {_fmt(x, col)} ({'met' if ok else 'NOT met'})")
+    floors = [r for r in rows if r["system"].startswith("floor")]
     for col in cols:
         if col == "x_realtime":
+            for b in base:
+                x, y = best[col], b[col]
+                if x > y:
+                    out.append(f"  ahead of {b['system']} on {col}: {_fmt(x, col)} vs {_fmt(y, col)}")
+                else:
+                    out.append(f"  NOT ahead of {b['system']} on {col}: {_fmt(x, col)} vs {_fmt(y, col)}"
+                               + "".join(f"; {f['system']}: {_fmt(f[col], col)}" for f in floors))
             continue
         for b in base:
             x, y = best[col], b[col]
@@ -97,16 +105,18 @@ def print_table(title: str, rows: list[dict], cols: tuple[str, ...], targets: di
     width = max(len(r["system"]) for r in rows) + 2
     print(f"{'system':<{width}}" + "".join(f"{c:>20}" for c in cols))
     for r in rows:
-        print(f"{r['system']:<{width}}" + "".join(f"{_fmt(r[c], c):>20}" for c in cols))
+        print(f"{r['system']:<{width}}" + "".join(f"{_fmt(r.get(c, math.nan), c):>20}" for c in cols))
     for line in _verdicts(rows, targets, cols):
         print(line)
 
 
 def measure_intros(root: Path, *, scorer=None, features_work: Path | None = None, workers: int = 2,
-                   baseline: bool = True, ests_out: dict | None = None) -> tuple[list[dict], dict]:
+                   baseline: bool = True, ests_out: dict | None = None, floors: bool = True
+                   ) -> tuple[list[dict], dict]:
     """Intro rows: the shipped detector (with ``scorer``), without it, the scorer alone, the chromaprint baseline.
 
-    Without a scorer: the detector without it and the baseline. ``ests_out`` (optional)
+    Without a scorer: the detector without it and the baseline. With ``floors``, two speed-only rows follow
+    (:func:`decode_floors`). ``ests_out`` (optional)
     receives every system's per-episode estimates. Returns ``(rows, info)``; ``info`` holds the segment-table
     extraction speed.
     """
@@ -147,7 +157,39 @@ def measure_intros(root: Path, *, scorer=None, features_work: Path | None = None
     if baseline:
         rows.append(run("baseline: chromaprint (intro-skipper)",
                         lambda series, keys: detect_intros.chromaprint_intros([(k, series, str(root / k)) for k in keys])))
+    if floors:
+        rows += decode_floors(root, truth, baseline=baseline)
     return rows, info
+
+
+def decode_floors(root: Path, truth: dict, *, baseline: bool = True) -> list[dict]:
+    """Speed-only rows: what decoding alone costs each system on the intro library (no estimates, no accuracy).
+
+    ``floor: decoding alone`` decodes every episode as the reviewer detector does (first
+    ``IntroConfig.search_window`` s at ``align.SR``); ``floor: fpcalc alone`` runs the baseline's front end
+    (decoding and fingerprinting, no matching). A detector that decodes the same audio and then analyses it
+    cannot be faster than its decoding floor.
+    """
+    import time
+
+    from reviewer.audio_io import load_audio
+    from reviewer.detect import align
+    from reviewer.detect.baselines.intro_chromaprint import ChromaprintConfig, fingerprint
+
+    audio = sum(v["duration"] for v in truth.values())
+    window = intro_detector.IntroConfig().search_window
+    jobs = {"floor: decoding alone (reviewer's 8 kHz decoder)":
+            lambda k: load_audio(root / k, sr=align.SR, max_seconds=window)}
+    if baseline:
+        jobs["floor: fpcalc alone (the baseline's front end)"] = \
+            lambda k: fingerprint(root / k, length=ChromaprintConfig().length)
+    rows = []
+    for name, fn in jobs.items():
+        t0 = time.perf_counter()
+        for k in sorted(truth):
+            fn(k)
+        rows.append({"system": name, "x_realtime": audio / max(time.perf_counter() - t0, 1e-9)})
+    return rows
 
 
 def main(argv=None) -> int:
