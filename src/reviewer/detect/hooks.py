@@ -48,7 +48,9 @@ The chain:
    chorus, :func:`trim_quiet_parts`), and what is left split where a pre-chorus as loud as the chorus
    ends (:func:`split_unrepeated_head`); a
    first occurrence over 2 dB quieter than the others' median (a verse or intro over the chorus's
-   chords) is dropped (:func:`drop_quiet_first`);
+   chords) is dropped (:func:`drop_quiet_first`); an occurrence whose head repeats the pre-chorus
+   split off before two others or more carries it merged in and starts after it
+   (:func:`propagate_prechorus`);
 5. snippet = pre-chorus + chorus of the first occurrence (the seed's
    hypothesis), ``snippet_len`` seconds, with at most ``max_prechorus_share``
    of it before the chorus (a verse taken for the pre-chorus), starting a typical chorus
@@ -197,6 +199,12 @@ class HookConfig:
     trim_quiet_min_part: float = 6.0
     trim_quiet_max_loud_gap_db: float = 1.5
     trim_quiet_split_prechorus: bool = True
+    #: an occurrence without a pre-chorus whose head repeats the pre-chorus found before the other occurrences
+    #: (mean key-invariant chroma similarity ≥ ``propagate_pre_min_sim``, and ``propagate_pre_margin`` above the
+    #: head's similarity to the choruses' heads) carries that pre-chorus merged in: the chorus starts after it
+    #: (:func:`propagate_prechorus`); None: off
+    propagate_pre_min_sim: float | None = 0.8
+    propagate_pre_margin: float = 0.05
     #: below this chroma similarity between occurrences (smoothed cosine, key-shift invariant) nothing "really" repeats
     min_repeat_similarity: float = 0.6
     segment_len: float = 3.0
@@ -938,6 +946,10 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
                 pre = [(a, b) for a, b in pre if abs(b - chorus[0][0]) > 2 * res]
             chorus = kept
         chorus = disjoint_occurrences(chorus)
+        if config.propagate_pre_min_sim is not None and an.chroma is not None and pre:
+            chorus, pre = propagate_prechorus(chorus, pre, an.chroma, resolution=res,
+                                              min_sim=config.propagate_pre_min_sim,
+                                              margin=config.propagate_pre_margin)
         # a pre-chorus ends where its (moved) chorus starts; one left inside a chorus is dropped
         pre = [(a, min(b, next((s for s, _ in chorus if a < s < b), b))) for a, b in pre]
         pre = [(a, b) for a, b in pre if b - a >= 2 * res and not any(s <= a + res and a < e for s, e in chorus)]
@@ -994,6 +1006,75 @@ def disjoint_occurrences(occ: Sequence[tuple[float, float]]) -> list[tuple[float
         if out[k][1] > out[k + 1][0]:
             out[k] = (out[k][0], max(out[k][0], out[k + 1][0]))
     return [(s, e) for s, e in out if e > s]
+
+
+def propagate_prechorus(occ: Sequence[tuple[float, float]], pre: Sequence[tuple[float, float]],
+                        chroma_sim: np.ndarray, *, resolution: float, min_sim: float = 0.8, margin: float = 0.05,
+                        search: float = 1.5, min_rest: float = 4.0, min_templates: int = 2
+                        ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Cut the pre-chorus off the occurrences that carry it merged in, when others have it apart.
+
+    The repetition that gives a candidate its occurrences can cover a pre-chorus + chorus in one
+    occurrence and the chorus alone in another (the pre-chorus was split off only where a level
+    rise or a novelty peak said so). The pre-choruses that end where an occurrence starts are the
+    templates (length L, their median; at least ``min_templates`` of them: one pre-chorus alone may
+    be a chorus's first bars taken for one). An occurrence with no pre-chorus of its own, not played
+    right after another occurrence, not at the song's start (a song opening with its chorus) and
+    longer than L + ``min_rest`` s, whose first L s repeat the templates (mean key-invariant chroma
+    similarity along the diagonal ≥ ``min_sim``) better than they repeat any chorus's own first L s
+    (by ≥ ``margin``) starts with the pre-chorus: it is cut
+    where its rest best repeats the choruses' heads (within ± ``search`` s of L) and the head
+    becomes its pre-chorus.
+
+    Returns (choruses, pre-choruses), both in time order.
+    """
+    occ = sorted((float(s), float(e)) for s, e in occ)
+    pre = sorted((float(a), float(b)) for a, b in pre)
+    tol = 2 * resolution
+    m = chroma_sim.shape[0]
+    tmpl = [(a, b) for a, b in pre if any(abs(b - s) <= tol for s, _ in occ)]
+    heads = [s for s, _ in occ if any(abs(b - s) <= tol for _, b in tmpl)]
+    if len(tmpl) < min_templates or not heads:
+        return occ, pre
+    L = int(round(float(np.median([b - a for a, b in tmpl])) / resolution))
+    w = max(2, int(round(search / resolution)))
+    if L < 2:
+        return occ, pre
+    u = np.arange(L)
+
+    def sim(i: int, j: int, n: int = L) -> float | None:
+        if i < 0 or j < 0 or i + n > m or j + n > m:
+            return None
+        return float(np.mean(chroma_sim[i + np.arange(n), j + np.arange(n)]))
+
+    t_idx = [int(round(a / resolution)) for a, _ in tmpl]
+    h_idx = [int(round(s / resolution)) for s in heads]
+    out, new_pre = [], list(pre)
+    for k, (s, e) in enumerate(occ):
+        i = int(round(s / resolution))
+        own = any(abs(b - s) <= tol for _, b in pre)
+        after = k > 0 and abs(occ[k - 1][1] - s) <= tol
+        if own or after or s < 1.0 or e - s < (L * resolution) + min_rest:
+            out.append((s, e))
+            continue
+        sp = [x for x in (sim(i, j) for j in t_idx if j != i) if x is not None]
+        sc = [x for x in (sim(i, j) for j in h_idx if j != i) if x is not None]
+        if not sp or float(np.mean(sp)) < min_sim or (sc and float(np.mean(sp)) < float(np.max(sc)) + margin):
+            out.append((s, e))
+            continue
+        n = int(round(min_rest / resolution))
+        best, best_d = -np.inf, None
+        for d in range(max(1, L - w), L + w + 1):
+            v = [x for x in (sim(i + d, j, n) for j in h_idx if j != i + d) if x is not None]
+            if v and float(np.mean(v)) > best:
+                best, best_d = float(np.mean(v)), d
+        if best_d is None or s + best_d * resolution > e - min_rest:
+            out.append((s, e))
+            continue
+        cut = s + best_d * resolution
+        out.append((cut, e))
+        new_pre.append((s, cut))
+    return out, sorted(new_pre)
 
 
 def extend_short_heads(occ: Sequence[tuple[float, float]], chroma_sim: np.ndarray, *, resolution: float,
