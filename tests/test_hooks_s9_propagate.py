@@ -69,3 +69,33 @@ def test_an_occurrence_right_after_another_or_at_the_song_start_is_left_whole():
 def test_it_is_on_by_default_and_can_be_switched_off():
     assert HookConfig().propagate_pre_min_sim is not None
     assert HookConfig(propagate_pre_min_sim=None).propagate_pre_min_sim is None
+
+
+# ---------------------------------------------------------------- the ranking's near-tie between merged and split
+
+def _cand(occ, pre=()):
+    from reviewer.detect.ranker import Candidate
+
+    return Candidate(occurrences=list(occ), prechorus=list(pre), k=3)
+
+
+def test_a_near_tie_goes_to_the_pre_chorus_split_version():
+    from reviewer.detect.hooks import prefer_split_version
+
+    merged = _cand([(25.0, 47.5), (96.0, 110.0)])
+    split = _cand([(31.5, 47.5), (102.5, 110.0)], [(25.0, 31.5), (96.0, 102.5)])
+    other = _cand([(63.0, 79.5), (79.5, 96.0)])
+    cands = [merged, other, split]
+    assert prefer_split_version(cands, np.array([0.61, 0.2, 0.60]), 0, margin=0.05) == 2
+    # beyond the margin the ranking stands
+    assert prefer_split_version(cands, np.array([0.70, 0.2, 0.60]), 0, margin=0.05) == 0
+    # a candidate that is not the merged one with its heads cut off does not count
+    moved = _cand([(31.5, 40.0), (102.5, 110.0)], [(25.0, 31.5), (96.0, 102.5)])  # an end moved 7.5 s
+    assert prefer_split_version([merged, other, moved], np.array([0.61, 0.2, 0.60]), 0, margin=0.05) == 0
+    # a best candidate that already has its pre-chorus keeps it
+    assert prefer_split_version([split, other, merged], np.array([0.61, 0.2, 0.60]), 0, margin=0.05) == 0
+
+
+def test_the_split_version_rule_is_on_by_default_and_can_be_switched_off():
+    assert HookConfig().split_tie_margin is not None
+    assert HookConfig(split_tie_margin=None).split_tie_margin is None

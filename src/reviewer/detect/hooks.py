@@ -205,6 +205,10 @@ class HookConfig:
     #: (:func:`propagate_prechorus`); None: off
     propagate_pre_min_sim: float | None = 0.8
     propagate_pre_margin: float = 0.05
+    #: when the best-ranked candidate has no pre-chorus and its pre-chorus-split version (every occurrence
+    #: starting 3–12 s later, ending within 1 s) scores within this margin, the split version is taken
+    #: (:func:`prefer_split_version`); None: the ranking alone
+    split_tie_margin: float | None = 0.05
     #: below this chroma similarity between occurrences (smoothed cosine, key-shift invariant) nothing "really" repeats
     min_repeat_similarity: float = 0.6
     segment_len: float = 3.0
@@ -905,6 +909,8 @@ def predict_from_analysis(sa: SongAnalysis, *, config: HookConfig = HookConfig()
     if cands:
         scores = ranker.score(F) if ranker is not None else heuristic_score(F)
         best = int(np.argmax(scores))
+        if config.split_tie_margin is not None:
+            best = prefer_split_version(cands, scores, best, margin=config.split_tie_margin)
         best_rep = float(F[best, FEATURES.index("rep_strength")])
         chorus, pre = cands[best].occurrences, cands[best].prechorus
         if config.snap_to_rise:
@@ -1006,6 +1012,32 @@ def disjoint_occurrences(occ: Sequence[tuple[float, float]]) -> list[tuple[float
         if out[k][1] > out[k + 1][0]:
             out[k] = (out[k][0], max(out[k][0], out[k + 1][0]))
     return [(s, e) for s, e in out if e > s]
+
+
+def is_split_version(whole: Candidate, split: Candidate, *, min_shift: float = 3.0, max_shift: float = 12.0,
+                     end_tol: float = 1.0) -> bool:
+    """True when ``split`` is ``whole`` with a pre-chorus cut off every occurrence's head.
+
+    Same number of occurrences, each starting ``min_shift``–``max_shift`` s later and ending within
+    ``end_tol`` s of ``whole``'s, and ``split`` has pre-choruses while ``whole`` has none.
+    """
+    a, b = whole.occurrences, split.occurrences
+    if whole.prechorus or not split.prechorus or len(a) != len(b) or not a:
+        return False
+    return all(abs(e1 - e2) <= end_tol and min_shift <= s2 - s1 <= max_shift for (s1, e1), (s2, e2) in zip(a, b))
+
+
+def prefer_split_version(cands: Sequence[Candidate], scores: np.ndarray, best: int, *, margin: float = 0.05) -> int:
+    """The candidate to take when the ranking cannot tell a pre-chorus + chorus from the chorus alone.
+
+    When ``cands[best]`` has no pre-chorus and a candidate that is it with the pre-chorus cut off every
+    occurrence (:func:`is_split_version`) scores at least ``scores[best] - margin``, that one is taken
+    (the best-scoring such); otherwise ``best``. A chorus is what a pre-chorus leads into, so the split
+    reading also explains the merged one; the ranker's features see the two as nearly alike.
+    """
+    alts = [i for i, c in enumerate(cands)
+            if i != best and float(scores[i]) >= float(scores[best]) - margin and is_split_version(cands[best], c)]
+    return max(alts, key=lambda i: float(scores[i])) if alts else best
 
 
 def propagate_prechorus(occ: Sequence[tuple[float, float]], pre: Sequence[tuple[float, float]],
