@@ -181,6 +181,12 @@ def test_predict_hooks_cli(tmp_path, capsys):
     one = got["a/one.wav"]
     assert one["snippet_end"] - one["snippet_start"] == pytest.approx(20.0) and 0 <= one["confidence"] <= 1
     assert all(len(c) == 2 for c in one["chorus"])
+    # the shipped learned ranker by default, the hand-set heuristic on request
+    assert "hook-ranker" in one["model_version"] and "heuristic" not in one["model_version"]
+    out_h = tmp_path / "hooks_heuristic.json"
+    assert main(["predict-hooks", str(d), "--out", str(out_h), "--heuristic"]) == 0
+    assert "heuristic" in json.loads(out_h.read_text())["a/one.wav"]["model_version"]
+    assert main(["predict-hooks", str(d), "--out", str(out_h), "--heuristic", "--model", "x.joblib"]) == 2
     assert main(["predict-hooks", str(tmp_path / "missing"), "--out", str(out)]) == 2
 
 

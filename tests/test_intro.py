@@ -191,6 +191,31 @@ def test_predict_intros_cli(tmp_path, series):
     r = res["Show/ep0.wav"]
     assert abs(r["intro_start"] - series[0][1][0]) <= 1.0 and abs(r["intro_end"] - series[0][1][1]) <= 1.0
     assert 0 <= r["confidence"] <= 1
+    # a search window that ends before the intro starts finds none
+    out2 = tmp_path / "out_window.json"
+    window = series[0][1][0] - 1.0
+    assert main(["predict-intros", str(tmp_path / "lib"), "--out", str(out2), "--search-window", f"{window:.1f}",
+                 "--min-len", "5"]) == 0
+    assert json.loads(out2.read_text())["Show/ep0.wav"] is None
+
+
+def test_intro_range_options(tmp_path, capsys):
+    import argparse
+
+    from reviewer.cli import main
+    from reviewer.cli_detect_intro import intro_config_from_args
+
+    cfg = intro_config_from_args(argparse.Namespace(search_window=600.0, min_len=5.0, max_len=None))
+    assert (cfg.search_window, cfg.min_len, cfg.max_len) == (600.0, 5.0, IntroConfig().max_len)
+    assert intro_config_from_args(argparse.Namespace()) == IntroConfig()
+    lib = tmp_path / "lib" / "Show"
+    lib.mkdir(parents=True)
+    sf.write(lib / "ep.wav", np.zeros(SR, np.float32), SR)
+    out = tmp_path / "out.json"
+    # an inconsistent range is refused before anything is decoded or written
+    assert main(["predict-intros", str(tmp_path / "lib"), "--out", str(out), "--min-len", "50", "--max-len", "20"]) == 2
+    assert "min_len" in capsys.readouterr().err and not out.exists()
+    assert main(["predict", "--task", "intro", "--search-window", "5", "--min-len", "10"]) == 2
 
 
 def test_chromaprint_baseline_easy_case(tmp_path):

@@ -8,6 +8,7 @@ song. The output maps the path relative to ``DIR`` to
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -23,8 +24,16 @@ from reviewer.errors import ConfigError, InvalidMediaError, ModelUnavailableErro
 log = logging.getLogger(__name__)
 
 
+def default_model() -> str | None:
+    """The hook ranker the app ships (``detect/default_models``), or None when it is missing."""
+    from reviewer.services.predict import DEFAULT_RANKER
+
+    return str(DEFAULT_RANKER) if DEFAULT_RANKER.is_file() else None
+
+
+@functools.lru_cache(maxsize=4)
 def _load_model(path: str | None) -> tuple[Any, Any]:
-    """(ranker, scorer) from ``--model``: a ``.joblib`` hook ranker, else a scorer checkpoint."""
+    """(ranker, scorer) from ``--model``: a ``.joblib`` hook ranker, else a scorer checkpoint (cached per process)."""
     if not path:
         return None, None
     p = Path(path)
@@ -55,10 +64,12 @@ def _one(job: tuple[str, str, float, str | None]) -> tuple[str, dict]:
         "chorus": [[round(s, 3), round(e, 3)] for s, e in pred.chorus],
         "confidence": pred.confidence,
         "fallback": pred.fallback,
+        "model_version": pred.model_version,
     }
 
 
-def predict_hooks_dir(root: str | Path, *, snippet_len: float = 30.0, model: str | None = None, workers: int = 1) -> dict[str, dict]:
+def predict_hooks_dir(root: str | Path, *, snippet_len: float = 30.0, model: str | None = None, workers: int = 1,
+                      heuristic: bool = False) -> dict[str, dict]:
     """Run the hook detector over every media file under ``root``.
 
     Parameters
@@ -68,7 +79,9 @@ def predict_hooks_dir(root: str | Path, *, snippet_len: float = 30.0, model: str
     snippet_len : float
         Snippet length in seconds.
     model : str or None
-        A hook ranker (``.joblib``) or a scorer checkpoint.
+        A hook ranker (``.joblib``) or a scorer checkpoint; None: the shipped ranker (:func:`default_model`).
+    heuristic : bool
+        Rank the candidates by the hand-set heuristic instead of a learned ranker (``model`` must be None).
     workers : int
         Processes (1: in this process).
 
@@ -84,6 +97,10 @@ def predict_hooks_dir(root: str | Path, *, snippet_len: float = 30.0, model: str
         raise ConfigError(f"{str(base)!r} is not a folder")
     if snippet_len <= 0:
         raise ConfigError(f"--snippet-len must be positive seconds, got {snippet_len}")
+    if heuristic and model:
+        raise ConfigError("--heuristic and --model exclude each other")
+    if model is None and not heuristic:
+        model = default_model()
     _load_model(model)  # fail early on a bad model path
     files = sorted(f for f in base.rglob("*") if f.is_file() and f.suffix.lower() in MEDIA_EXTENSIONS)
     jobs = [(str(f), f.relative_to(base).as_posix(), float(snippet_len), model) for f in files]
@@ -98,7 +115,8 @@ def predict_hooks_dir(root: str | Path, *, snippet_len: float = 30.0, model: str
 def cmd_predict_hooks(args, settings) -> int:
     t0 = time.perf_counter()
     workers = args.workers or int(os.environ.get("REVIEWER_WORKERS", 0) or 1)
-    out = predict_hooks_dir(args.dir, snippet_len=args.snippet_len, model=args.model, workers=workers)
+    out = predict_hooks_dir(args.dir, snippet_len=args.snippet_len, model=args.model, workers=workers,
+                            heuristic=args.heuristic)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2), encoding="utf-8")
     failed = sum(1 for v in out.values() if "error" in v)
@@ -115,7 +133,8 @@ def register(subparsers) -> None:
     sp.add_argument("dir", help="folder of songs (searched recursively)")
     sp.add_argument("--out", required=True, help="output JSON file")
     sp.add_argument("--snippet-len", type=float, default=30.0, help="snippet length in seconds (default 30)")
-    sp.add_argument("--model", help="hook ranker (.joblib) or scorer checkpoint (default: heuristic ranking)")
+    sp.add_argument("--model", help="hook ranker (.joblib) or scorer checkpoint (default: the shipped learned ranker)")
+    sp.add_argument("--heuristic", action="store_true", help="rank candidates by the hand-set heuristic, no learned ranker")
     sp.add_argument("--workers", type=int, help="processes (default: $REVIEWER_WORKERS or 1)")
     sp.set_defaults(fn=cmd_predict_hooks)
 

@@ -49,7 +49,29 @@ def _tables(files: list[Path]) -> list:
     return out
 
 
-def predict_series(series: str, files: list[str], root: str, model: str | None) -> dict[str, dict | None]:
+def add_intro_options(sp) -> None:
+    """``--search-window``, ``--min-len``, ``--max-len``: the intro detector's search range (seconds)."""
+    from reviewer.detect.intro import IntroConfig
+
+    d = IntroConfig()
+    sp.add_argument("--search-window", type=float, default=None, metavar="S",
+                    help=f"search only the first S seconds of each episode (default {d.search_window:g}: cold opens "
+                         "of a few minutes)")
+    sp.add_argument("--min-len", type=float, default=None, metavar="S", help=f"shortest intro (default {d.min_len:g} s)")
+    sp.add_argument("--max-len", type=float, default=None, metavar="S", help=f"longest intro (default {d.max_len:g} s)")
+
+
+def intro_config_from_args(args):
+    """The :class:`~reviewer.detect.intro.IntroConfig` the options ask for (ConfigError when inconsistent)."""
+    from reviewer.detect.intro import IntroConfig
+
+    over = {k: float(v) for k, v in (("search_window", getattr(args, "search_window", None)),
+                                     ("min_len", getattr(args, "min_len", None)),
+                                     ("max_len", getattr(args, "max_len", None))) if v is not None}
+    return IntroConfig(**over)
+
+
+def predict_series(series: str, files: list[str], root: str, model: str | None, config=None) -> dict[str, dict | None]:
     """Detect one series' intros; returns relative path → record or None (runs in a worker)."""
     from reviewer.detect.intro import Episode, IntroConfig, detect_intros
 
@@ -61,15 +83,16 @@ def predict_series(series: str, files: list[str], root: str, model: str | None) 
         scorer = load_scorer(model)
         tables = _tables([Path(f) for f in files])
     eps = [Episode(key=str(Path(f).relative_to(root)), series=series, path=f, table=t) for f, t in zip(files, tables)]
-    preds = detect_intros(eps, config=IntroConfig(), scorer=scorer)
+    preds = detect_intros(eps, config=config if config is not None else IntroConfig(), scorer=scorer)
     return {p.key: (None if p.start is None else
                     {"intro_start": p.start, "intro_end": p.end, "confidence": p.confidence}) for p in preds}
 
 
 def cmd_predict_intros(args, settings) -> int:
+    config = intro_config_from_args(args)  # before any decoding: a bad range fails at once
     root = Path(args.dir).resolve()
     series = find_series(root)
-    jobs = [(name, [str(f) for f in files], str(root), args.model) for name, files in series.items()]
+    jobs = [(name, [str(f) for f in files], str(root), args.model, config) for name, files in series.items()]
     result: dict[str, dict | None] = {}
     workers = max(1, int(args.workers or 1))
     if workers == 1 or len(jobs) == 1:
@@ -94,4 +117,5 @@ def register(subparsers) -> None:
     sp.add_argument("--out", required=True, help="JSON file to write")
     sp.add_argument("--model", help="intro scorer checkpoint (optional; repetition alone without it)")
     sp.add_argument("--workers", type=int, default=1, help="series processed in parallel")
+    add_intro_options(sp)
     sp.set_defaults(fn=cmd_predict_intros)

@@ -16,12 +16,14 @@ def _engine(settings: Settings):
 
 
 def cmd_predict(args, settings: Settings) -> int:
+    from reviewer.cli_detect_intro import intro_config_from_args
     from reviewer.services.predict import predict_hooks, predict_intros
 
+    icfg = intro_config_from_args(args)
     engine = _engine(settings)
     results = []
     if args.task in ("intro", "all"):
-        results.append(predict_intros(engine=engine, settings=settings, force=args.force))
+        results.append(predict_intros(engine=engine, settings=settings, force=args.force, intro_config=icfg))
     if args.task in ("hook", "all"):
         results.append(predict_hooks(engine=engine, settings=settings, force=args.force))
     for r in results:
@@ -70,6 +72,9 @@ def register(sub) -> None:
     sp = sub.add_parser("predict", help="run the intro / hook detectors over the library and store predictions")
     sp.add_argument("--task", choices=["intro", "hook", "all"], default="all")
     sp.add_argument("--force", action="store_true", help="predict again even when this model version already did")
+    from reviewer.cli_detect_intro import add_intro_options
+
+    add_intro_options(sp)
     sp.set_defaults(fn=cmd_predict)
     sp = sub.add_parser("train-hook-ranker", help="train the chorus-candidate ranker on train-split songs")
     sp.add_argument("--kind", choices=["gbm", "ridge"], default="gbm")

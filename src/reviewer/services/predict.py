@@ -52,13 +52,17 @@ def _already(engine, item_id: int, task: str, mv_id: int) -> bool:
 
 
 def predict_intros(*, engine, settings: Settings, config: PipelineConfig | None = None, force: bool = False,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Intro detection per series over every episode in the store; one prediction row per episode."""
+                   progress: Callable[[str], None] | None = None, intro_config=None) -> dict[str, Any]:
+    """Intro detection per series over every episode in the store; one prediction row per episode.
+
+    ``intro_config`` (an :class:`~reviewer.detect.intro.IntroConfig`, default the shipped one) is part of the
+    model version: another search window or length range makes its own version and predicts again.
+    """
     from reviewer.detect.intro import Episode, IntroConfig, detect_intros
     from reviewer.models.registry import load_active_scorer
 
     config = config or PipelineConfig()
-    icfg = IntroConfig()
+    icfg = intro_config if intro_config is not None else IntroConfig()
     scorer = load_active_scorer("intro", engine=engine, settings=settings)
     scorer_version = getattr(scorer, "model_version", "none") if scorer is not None else "none"
     version = f"{digest(icfg, length=8)}+{scorer_version}"
