@@ -199,6 +199,36 @@ def test_predict_intros_cli(tmp_path, series):
     assert json.loads(out2.read_text())["Show/ep0.wav"] is None
 
 
+def test_an_undecodable_episode_is_left_out_and_its_siblings_still_match(tmp_path, series, capsys):
+    from reviewer.cli import main
+    from reviewer.errors import InvalidMediaError
+
+    d = tmp_path / "lib" / "Show"
+    d.mkdir(parents=True)
+    for k in (0, 2):
+        sf.write(d / f"ep{k}.wav", series[k][0], SR)
+    (d / "ep9.mp3").write_bytes(np.random.default_rng(3).integers(0, 256, 40000, dtype=np.uint8).tobytes())
+    (d / "ep8.ogg").write_bytes(b"")
+    eps = [Episode(f.name, "Show", path=str(f)) for f in sorted(d.iterdir())]
+    with pytest.raises(InvalidMediaError):
+        detect_intros(eps, config=IntroConfig())
+    errors: dict = {}
+    got = {p.key: p for p in detect_intros(eps, config=IntroConfig(), errors=errors)}
+    assert set(errors) == {"ep8.ogg", "ep9.mp3"} and "empty" in errors["ep8.ogg"]
+    assert set(got) == {"ep0.wav", "ep2.wav"}
+    for k in (0, 2):
+        p, (s0, e0) = got[f"ep{k}.wav"], series[k][1]
+        assert abs(p.start - s0) <= 1.0 and abs(p.end - e0) <= 1.0, (k, p.start, p.end)
+    # the batch command writes every good result, an error per bad file, and exits with 3
+    out = tmp_path / "out.json"
+    assert main(["predict-intros", str(tmp_path / "lib"), "--out", str(out)]) == 3
+    res = json.loads(out.read_text())
+    assert set(res) == {"Show/ep0.wav", "Show/ep2.wav", "Show/ep8.ogg", "Show/ep9.mp3"}
+    assert "error" in res["Show/ep9.mp3"] and "error" in res["Show/ep8.ogg"]
+    assert abs(res["Show/ep0.wav"]["intro_start"] - series[0][1][0]) <= 1.0
+    assert "FAILED Show/ep9.mp3" in capsys.readouterr().err
+
+
 def test_intro_range_options(tmp_path, capsys):
     import argparse
 

@@ -76,3 +76,23 @@ def test_predicting_keeps_the_trained_scorer_active(library, settings):
     with store.session_scope(engine) as s:
         assert store.active_model_version(session=s, task="intro").id == trained
         assert store.active_model_version(session=s, task="intro", trained=False).id == r["model_version_id"]
+
+
+def test_an_episode_that_broke_after_ingest_fails_alone(library, settings):
+    """A file corrupted on disk after ingest: its siblings are still matched and stored, it is counted as failed."""
+    engine, truth, _chorus = library
+    with store.session_scope(engine) as s:
+        bad = store.get_item_by_key(session=s, key="series__Show__Season_01__Show_S01E02.wav")
+        bad_id, bad_path = bad.id, bad.path
+    with open(bad_path, "wb") as f:
+        f.write(b"RIFF\x00\x00")  # truncated header
+    r = predict_intros(engine=engine, settings=settings)
+    assert r["predicted"] == 2 and r["failed"] == 1
+    with store.session_scope(engine) as s:
+        assert store.predictions_for(session=s, item_id=bad_id, task="intro") == []
+        for key, (ts, te) in truth.items():
+            item = store.get_item_by_key(session=s, key=key)
+            if item.id == bad_id:
+                continue
+            (pred,) = store.predictions_for(session=s, item_id=item.id, task="intro")
+            assert abs(pred.start - ts) < 1.0 and abs(pred.end - te) < 1.0

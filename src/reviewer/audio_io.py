@@ -215,8 +215,10 @@ def _raw_blocks(path: Path, *, sr: int, max_seconds: float | None) -> Iterator[n
             first_error = exc
         try:
             yield from _ffmpeg_blocks(path, sr=sr, max_seconds=max_seconds)
-        except InvalidMediaError:
-            raise first_error from None
+        except InvalidMediaError as second:
+            # libsndfile's text for a format it does not know ("File does not exist or is not a regular file")
+            # misleads on its own: say what both decoders made of it
+            raise InvalidMediaError(path, f"{first_error.reason}; ffmpeg: {second.reason}") from None
     else:
         yield from _ffmpeg_blocks(path, sr=sr, max_seconds=max_seconds)
 

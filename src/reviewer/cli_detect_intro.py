@@ -2,13 +2,17 @@
 
 Each sub-folder of ``DIR`` is one series; the media files under it (any depth)
 are its episodes. The output maps each file's path relative to ``DIR`` to
-``{"intro_start": s, "intro_end": s, "confidence": c}`` or ``null`` (no intro).
+``{"intro_start": s, "intro_end": s, "confidence": c}`` or ``null`` (no intro);
+a file that cannot be decoded gets ``{"error": "..."}``, is left out of its
+series (the others are still matched with each other) and makes the command
+exit with 3 after writing everything else.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -75,17 +79,30 @@ def predict_series(series: str, files: list[str], root: str, model: str | None, 
     """Detect one series' intros; returns relative path → record or None (runs in a worker)."""
     from reviewer.detect.intro import Episode, IntroConfig, detect_intros
 
+    from reviewer.errors import InvalidMediaError
+
+    errors: dict[str, str] = {}
     scorer = None
-    tables = [None] * len(files)
+    tables: list = [None] * len(files)
     if model:
         from reviewer.models.registry import load_scorer
 
         scorer = load_scorer(model)
-        tables = _tables([Path(f) for f in files])
-    eps = [Episode(key=str(Path(f).relative_to(root)), series=series, path=f, table=t) for f, t in zip(files, tables)]
-    preds = detect_intros(eps, config=config if config is not None else IntroConfig(), scorer=scorer)
-    return {p.key: (None if p.start is None else
-                    {"intro_start": p.start, "intro_end": p.end, "confidence": p.confidence}) for p in preds}
+        tables = []
+        for f in files:
+            try:
+                tables.append(_tables([Path(f)])[0])
+            except InvalidMediaError as exc:
+                errors[str(Path(f).relative_to(root))] = str(exc)
+                tables.append(None)
+    eps = [Episode(key=str(Path(f).relative_to(root)), series=series, path=f, table=t)
+           for f, t in zip(files, tables) if str(Path(f).relative_to(root)) not in errors]
+    preds = detect_intros(eps, config=config if config is not None else IntroConfig(), scorer=scorer, errors=errors)
+    out: dict[str, dict | None] = {p.key: (None if p.start is None else
+                                           {"intro_start": p.start, "intro_end": p.end, "confidence": p.confidence})
+                                   for p in preds}
+    out.update({k: {"error": msg} for k, msg in errors.items()})
+    return out
 
 
 def cmd_predict_intros(args, settings) -> int:
@@ -105,9 +122,13 @@ def cmd_predict_intros(args, settings) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(dict(sorted(result.items())), indent=2) + "\n", encoding="utf-8")
-    found = sum(v is not None for v in result.values())
-    print(f"predict-intros: {len(result)} episode(s) in {len(series)} series, {found} with an intro → {out}")
-    return 0
+    failed = {k: v["error"] for k, v in result.items() if v is not None and "error" in v}
+    found = sum(v is not None and "error" not in v for v in result.values())
+    print(f"predict-intros: {len(result)} episode(s) in {len(series)} series, {found} with an intro, "
+          f"{len(failed)} failed → {out}")
+    for k, msg in failed.items():
+        print(f"  FAILED {k}: {msg}", file=sys.stderr)
+    return 0 if not failed else 3
 
 
 def register(subparsers) -> None:

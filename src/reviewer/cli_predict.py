@@ -27,9 +27,9 @@ def cmd_predict(args, settings: Settings) -> int:
     if args.task in ("hook", "all"):
         results.append(predict_hooks(engine=engine, settings=settings, force=args.force))
     for r in results:
-        print(f"{r['task']}: {r['predicted']} predicted, {r['skipped']} already predicted by {r['version']} "
-              f"({r['seconds']:.1f} s)")
-    return 0
+        print(f"{r['task']}: {r['predicted']} predicted, {r['skipped']} already predicted by {r['version']}, "
+              f"{r.get('failed', 0)} failed ({r['seconds']:.1f} s)")
+    return 0 if not any(r.get("failed") for r in results) else 3
 
 
 def cmd_train_ranker(args, settings: Settings) -> int:

@@ -43,7 +43,7 @@ from reviewer.detect.intro_bounds import (carry_boundaries, copy_pauses, sibling
                                           theme_tail, trim_shared_overruns)
 from reviewer.detect.intro_choice import choose_theme, rate_item
 from reviewer.detect.intro_graph import Item, best_node, items_of, match_evidence, node_interval, series_links
-from reviewer.errors import ConfigError, ValidationError
+from reviewer.errors import ConfigError, InvalidMediaError, ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -317,11 +317,23 @@ def _load(ep: Episode, *, config: IntroConfig) -> tuple[Profile, float, bool]:
     return align.spectral_profile(y, align.SR), len(y) / align.SR, bool(truncated)
 
 
-def detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=None) -> list[IntroPrediction]:
-    """Detect the intros of the episodes of one series (see :func:`detect_intros`)."""
+def detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=None,
+                  errors: dict[str, str] | None = None) -> list[IntroPrediction]:
+    """Detect the intros of the episodes of one series (see :func:`detect_intros`, also for ``errors``)."""
     # the products here are small: a multi-threaded BLAS spends 100× more time spinning than computing
     with _single_thread_blas():
-        return _detect_series(episodes, config=config, scorer=scorer)
+        if errors is None:
+            return _detect_series(episodes, config=config, scorer=scorer)
+        good, loaded = [], []
+        for ep in episodes:
+            try:
+                loaded.append(_load(ep, config=config))
+            except InvalidMediaError as exc:
+                errors[ep.key] = str(exc)
+                log.warning("intro: leaving out %s: %s", ep.key, exc)
+                continue
+            good.append(ep)
+        return _detect_series(good, config=config, scorer=scorer, loaded=loaded) if good else []
 
 
 def _single_thread_blas():
@@ -334,9 +346,11 @@ def _single_thread_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=None) -> list[IntroPrediction]:
+def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=None,
+                   loaded: list[tuple[Profile, float, bool]] | None = None) -> list[IntroPrediction]:
     keys = [ep.key for ep in episodes]
-    loaded = [_load(ep, config=config) for ep in episodes]
+    if loaded is None:
+        loaded = [_load(ep, config=config) for ep in episodes]
     profiles = [p for p, _, _ in loaded]
     durations = [d for _, d, _ in loaded]
     truncated = [t for _, _, t in loaded]
@@ -416,7 +430,8 @@ def _detect_series(episodes: Sequence[Episode], *, config: IntroConfig, scorer=N
     return out
 
 
-def detect_intros(episodes: Sequence[Episode], *, config: IntroConfig = IntroConfig(), scorer=None) -> list[IntroPrediction]:
+def detect_intros(episodes: Sequence[Episode], *, config: IntroConfig = IntroConfig(), scorer=None,
+                  errors: dict[str, str] | None = None) -> list[IntroPrediction]:
     """Intro start/end (or "no intro") for every episode, grouped by series.
 
     Parameters
@@ -427,11 +442,15 @@ def detect_intros(episodes: Sequence[Episode], *, config: IntroConfig = IntroCon
     scorer : SegmentScorer or None
         Any object with ``score(table) -> (N,)`` intro probabilities and a
         ``model_version``; used for episodes that carry a ``table``.
+    errors : dict or None
+        None: an episode that cannot be decoded raises :class:`~reviewer.errors.InvalidMediaError`. A dict:
+        such an episode is left out of its series (its siblings are still matched with each other), gets no
+        prediction, and ``errors[key]`` says why.
 
     Returns
     -------
     list of IntroPrediction
-        In the order of ``episodes``.
+        In the order of ``episodes`` (without the ones recorded in ``errors``).
     """
     if scorer is not None and not callable(getattr(scorer, "score", None)):
         raise ValidationError(f"scorer must have a score(table) method, got {type(scorer).__name__}")
@@ -441,6 +460,10 @@ def detect_intros(episodes: Sequence[Episode], *, config: IntroConfig = IntroCon
     result: dict[int, IntroPrediction] = {}
     for series, idx in by_series.items():
         log.debug("series %r: %d episode(s)", series, len(idx))
-        for k, pred in zip(idx, detect_series([episodes[k] for k in idx], config=config, scorer=scorer)):
-            result[k] = pred
-    return [result[k] for k in range(len(episodes))]
+        preds = detect_series([episodes[k] for k in idx], config=config, scorer=scorer, errors=errors)
+        if errors is None:
+            result.update(zip(idx, preds))
+        else:  # episodes left out have no prediction: match the rest by key
+            by_key = {p.key: p for p in preds}
+            result.update({k: by_key[episodes[k].key] for k in idx if episodes[k].key in by_key})
+    return [result[k] for k in range(len(episodes)) if k in result]

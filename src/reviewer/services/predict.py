@@ -74,7 +74,7 @@ def predict_intros(*, engine, settings: Settings, config: PipelineConfig | None 
             if item.status == "failed":
                 continue
             series[item.series or item.key].append((item.id, item.key, item.path))
-    done = skipped = 0
+    done = skipped = failed = 0
     t0 = time.perf_counter()
     for name, eps in sorted(series.items()):
         todo = [e for e in eps if force or not _already(engine, e[0], "intro", mv_id)]
@@ -84,11 +84,14 @@ def predict_intros(*, engine, settings: Settings, config: PipelineConfig | None 
         episodes = [Episode(key=k, series=name, path=p,
                             table=_table_or_none(k, config=config, settings=settings) if scorer is not None else None)
                     for _i, k, p in eps]
+        errors: dict[str, str] = {}
         try:
-            preds = detect_intros(episodes, config=icfg, scorer=scorer)
+            preds = detect_intros(episodes, config=icfg, scorer=scorer, errors=errors)
         except ReviewerError as exc:
             log.warning("intro detection failed for series %s: %s", name, exc)
+            failed += len(todo)
             continue
+        failed += sum(1 for k in errors if k in {k for _i, k, _p in todo})  # left out, its siblings still matched
         ids = {k: i for i, k, _p in eps}
         wanted = {k for _i, k, _p in todo}
         with store.session_scope(engine) as s:
@@ -101,7 +104,7 @@ def predict_intros(*, engine, settings: Settings, config: PipelineConfig | None 
         if progress:
             progress(f"{name}: {len(todo)} episode(s)")
     return {"task": "intro", "model_version_id": mv_id, "version": version, "predicted": done, "skipped": skipped,
-            "seconds": time.perf_counter() - t0}
+            "failed": failed, "seconds": time.perf_counter() - t0}
 
 
 #: shipped default: trained by ``bench/detect_hooks.py --train-seeds 0 3 5`` on 85 generated songs
