@@ -152,8 +152,7 @@ def draw_variations(seed: int, spec: SongSpec, *, quick: bool) -> tuple[str, ...
 
 def _song_plan(spec: SongSpec, rng: np.random.Generator, *, quick: bool,
                variations: tuple[str, ...] = ()) -> tuple[list[SectionPlan], float]:
-    """Section template + tempo for one song (target length 1.5–3.5 min, up to ~4 min with the long bridge;
-    quick: ~30–45 s)."""
+    """Section template + tempo for one song (target length 1.5–3.5 min, quick: ~30–45 s)."""
     st = STYLES[spec.genre if spec.kind != "short" else "short"]
     lo, hi = st["tempo"]
     verse_prog = VERSE_PROGS[int(rng.integers(len(VERSE_PROGS)))]
