@@ -44,6 +44,7 @@ import argparse
 import logging
 import math
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -170,8 +171,6 @@ def decode_floors(root: Path, truth: dict, *, baseline: bool = True) -> list[dic
     (decoding and fingerprinting, no matching). A detector that decodes the same audio and then analyses it
     cannot be faster than its decoding floor.
     """
-    import time
-
     from reviewer.audio_io import load_audio
     from reviewer.detect import align
     from reviewer.detect.baselines.intro_chromaprint import ChromaprintConfig, fingerprint

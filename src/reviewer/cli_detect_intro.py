@@ -36,8 +36,8 @@ def find_series(root: Path) -> dict[str, list[Path]]:
     return out
 
 
-def _tables(files: list[Path]) -> list:
-    """Segment tables for the scorer (default pipeline config; features computed in memory, not stored)."""
+def _table(f: Path):
+    """The scorer's segment table of one file (default pipeline config; features computed in memory, not stored)."""
     from reviewer.aggregate import aggregate
     from reviewer.config import PipelineConfig
     from reviewer.features.run import extract_tracks
@@ -45,12 +45,9 @@ def _tables(files: list[Path]) -> list:
     from reviewer.settings import get_settings
 
     cfg = PipelineConfig()
-    out = []
-    for f in files:
-        res = extract_tracks(f, audio_config=cfg.audio, features_config=cfg.features, settings=get_settings())
-        seg = make_segments(res.duration, cfg.segments.segment_len, cfg.segments.hop)
-        out.append(aggregate(res.tracks, seg, asr_confidence_threshold=cfg.features.asr_confidence_threshold))
-    return out
+    res = extract_tracks(f, audio_config=cfg.audio, features_config=cfg.features, settings=get_settings())
+    seg = make_segments(res.duration, cfg.segments.segment_len, cfg.segments.hop)
+    return aggregate(res.tracks, seg, asr_confidence_threshold=cfg.features.asr_confidence_threshold)
 
 
 def add_intro_options(sp) -> None:
@@ -78,25 +75,23 @@ def intro_config_from_args(args):
 def predict_series(series: str, files: list[str], root: str, model: str | None, config=None) -> dict[str, dict | None]:
     """Detect one series' intros; returns relative path → record or None (runs in a worker)."""
     from reviewer.detect.intro import Episode, IntroConfig, detect_intros
-
     from reviewer.errors import InvalidMediaError
 
+    keys = [str(Path(f).relative_to(root)) for f in files]
     errors: dict[str, str] = {}
     scorer = None
-    tables: list = [None] * len(files)
+    tables: dict[str, object] = {}
     if model:
         from reviewer.models.registry import load_scorer
 
         scorer = load_scorer(model)
-        tables = []
-        for f in files:
+        for key, f in zip(keys, files):
             try:
-                tables.append(_tables([Path(f)])[0])
-            except InvalidMediaError as exc:
-                errors[str(Path(f).relative_to(root))] = str(exc)
-                tables.append(None)
-    eps = [Episode(key=str(Path(f).relative_to(root)), series=series, path=f, table=t)
-           for f, t in zip(files, tables) if str(Path(f).relative_to(root)) not in errors]
+                tables[key] = _table(Path(f))
+            except InvalidMediaError as exc:  # left out here already; detect_intros would refuse it too
+                errors[key] = str(exc)
+    eps = [Episode(key=key, series=series, path=f, table=tables.get(key))
+           for key, f in zip(keys, files) if key not in errors]
     preds = detect_intros(eps, config=config if config is not None else IntroConfig(), scorer=scorer, errors=errors)
     out: dict[str, dict | None] = {p.key: (None if p.start is None else
                                            {"intro_start": p.start, "intro_end": p.end, "confidence": p.confidence})

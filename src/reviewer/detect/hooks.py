@@ -1072,7 +1072,6 @@ def propagate_prechorus(occ: Sequence[tuple[float, float]], pre: Sequence[tuple[
     w = max(2, int(round(search / resolution)))
     if L < 2:
         return occ, pre
-    u = np.arange(L)
 
     def sim(i: int, j: int, n: int = L) -> float | None:
         if i < 0 or j < 0 or i + n > m or j + n > m:

@@ -91,9 +91,9 @@ def predict_intros(*, engine, settings: Settings, config: PipelineConfig | None 
             log.warning("intro detection failed for series %s: %s", name, exc)
             failed += len(todo)
             continue
-        failed += sum(1 for k in errors if k in {k for _i, k, _p in todo})  # left out, its siblings still matched
         ids = {k: i for i, k, _p in eps}
         wanted = {k for _i, k, _p in todo}
+        failed += len(wanted & errors.keys())  # left out of the series, its siblings still matched
         with store.session_scope(engine) as s:
             for p in preds:
                 if p.key not in wanted:
